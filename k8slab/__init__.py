@@ -1,0 +1,34 @@
+"""k8slab: how a Kubernetes client and controller really work, run layer by layer.
+
+The public names below load lazily, so `import k8slab` is cheap and
+`python -m k8slab` can set up its own environment before anything heavy is
+imported (see `_bootstrap.py`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Lab": "k8slab.lab",
+    "errors": "k8slab.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'k8slab' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

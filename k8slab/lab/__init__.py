@@ -1,0 +1,5 @@
+"""The lab: a real Kubernetes control plane on 127.0.0.1 (see `lab.py`)."""
+
+from .lab import Lab, state_root
+
+__all__ = ["Lab", "state_root"]
