@@ -1,0 +1,83 @@
+"""client-go's tools/cache in small: Reflector -> DeltaFIFO -> Indexer -> SharedIndexInformer -> handlers.
+
+One module per client-go file (v0.32):
+
+    index.py              index.go               named index functions
+    thread_safe_store.py  thread_safe_store.go   the locked map with indices
+    store.py              store.go               Store / Indexer, key functions, deep_copy
+    delta_fifo.py         delta_fifo.go          the queue of per-object deltas
+    reflector.py          reflector.go           list, then watch; the ListerWatcher protocol
+    controller.py         controller.go          the pop loop, process_deltas, handler types
+    shared_informer.py    shared_informer.go     one cache, many handlers
+    listers.py            listers.go             namespace-aware reads, label selectors
+    factory.py            informers/factory.go   one informer per resource
+    testing/              testing/               FakeSource, an in-memory list/watch source
+
+The reflector knows no HTTP: it calls a `ListerWatcher` (see reflector.py).
+Objects are plain dicts shared by everyone reading the cache: deep-copy
+before changing one.
+"""
+
+from k8slab.cache.controller import (
+    Config,
+    Controller,
+    FilteringResourceEventHandler,
+    ResourceEventHandler,
+    ResourceEventHandlerFuncs,
+    new_informer,
+    process_deltas,
+)
+from k8slab.cache.delta_fifo import Delta, DeletedFinalStateUnknown, DeltaFIFO, Deltas, DeltaType, FIFOClosed, Requeue
+from k8slab.cache.factory import SharedInformerFactory
+from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
+from k8slab.cache.listers import Lister, NamespaceLister, parse_selector
+from k8slab.cache.reflector import ListerWatcher, Reflector, Watch
+from k8slab.cache.shared_informer import ResourceEventHandlerRegistration, SharedIndexInformer, wait_for_cache_sync
+from k8slab.cache.store import (
+    Indexer,
+    Store,
+    deep_copy,
+    deletion_handling_meta_namespace_key_func,
+    meta_namespace_key_func,
+    new_indexer,
+    new_store,
+    split_meta_namespace_key,
+)
+
+__all__ = [
+    "NAMESPACE_INDEX",
+    "Config",
+    "Controller",
+    "DeletedFinalStateUnknown",
+    "Delta",
+    "DeltaFIFO",
+    "DeltaType",
+    "Deltas",
+    "FIFOClosed",
+    "FilteringResourceEventHandler",
+    "Indexer",
+    "Indexers",
+    "Lister",
+    "ListerWatcher",
+    "NamespaceLister",
+    "Reflector",
+    "Requeue",
+    "ResourceEventHandler",
+    "ResourceEventHandlerFuncs",
+    "ResourceEventHandlerRegistration",
+    "SharedIndexInformer",
+    "SharedInformerFactory",
+    "Store",
+    "Watch",
+    "deep_copy",
+    "deletion_handling_meta_namespace_key_func",
+    "meta_namespace_index_func",
+    "meta_namespace_key_func",
+    "new_indexer",
+    "new_informer",
+    "new_store",
+    "parse_selector",
+    "process_deltas",
+    "split_meta_namespace_key",
+    "wait_for_cache_sync",
+]

@@ -1,0 +1,324 @@
+"""DeltaFIFO: a queue of keys, each holding every change seen since it was last popped.
+
+Mirrors client-go v0.32 `tools/cache/delta_fifo.go`, the queue between the
+Reflector (producer) and the informer (consumer).
+
+Kept: per key an ordered list of deltas (Added, Updated, Deleted, Replaced,
+Sync) holding the object's state after each change; only two consecutive
+Deleted deltas merge (the one with more information wins, i.e. not the
+tombstone), nothing else is deduplicated; `delete` of a key neither queued
+nor known is ignored; `replace(list, rv)` queues Replaced (or Sync when
+`emit_delta_type_replaced` is off) for every listed object and a Deleted
+`DeletedFinalStateUnknown` tombstone for every key queued or known but no
+longer listed; `has_synced` once everything from the first replace was
+popped; `resync` queues Sync only for known keys with nothing pending (a
+queued delta is newer than the store, so a Sync would carry a stale object);
+`pop` blocks while empty and runs the process function under the queue's lock
+so the consumer's store and the queue never disagree; `Requeue` (client-go's
+ErrRequeue) puts an item back; the optional transformer; `close`.
+Left out: tracing of slow pops, the deprecated `NewDeltaFIFO`, KeyError
+wrapping. `emit_delta_type_replaced` defaults to True here (informers set it;
+client-go's default is False only for backwards compatibility).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, NamedTuple, Protocol
+
+from k8slab import errors
+from k8slab.cache.store import KeyFunc, meta_namespace_key_func
+
+__all__ = [
+    "Delta",
+    "DeletedFinalStateUnknown",
+    "DeltaFIFO",
+    "DeltaType",
+    "Deltas",
+    "FIFOClosed",
+    "KeyListerGetter",
+    "Requeue",
+]
+
+
+class DeltaType(str, Enum):
+    """What happened to an object. The values are client-go's strings."""
+
+    ADDED = "Added"
+    UPDATED = "Updated"
+    DELETED = "Deleted"
+    REPLACED = "Replaced"  # seen again in a relist: maybe changed, maybe not
+    SYNC = "Sync"  # a periodic resync replayed it from the local store
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Delta(NamedTuple):
+    """One change: its type and the object after it (the last known state for a deletion)."""
+
+    type: DeltaType
+    object: Any
+
+
+Deltas = list[Delta]
+"""The changes to one key, oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedFinalStateUnknown:
+    """A tombstone: the object was deleted while we were not watching.
+
+    A relist no longer contained `key`; `obj` is the last state we knew, which
+    may be stale. Delete handlers must be ready to receive one of these.
+    """
+
+    key: str
+    obj: Any
+
+
+class FIFOClosed(errors.K8sLabError):
+    """`pop` on a closed, empty queue (client-go's ErrFIFOClosed)."""
+
+
+class Requeue(errors.K8sLabError):
+    """Raise from a pop process function to put the item back (client-go's ErrRequeue).
+
+    `pop` re-adds the deltas (unless the key was queued again meanwhile) and
+    then raises `err` if one was given, else returns normally.
+    """
+
+    def __init__(self, err: BaseException | None = None) -> None:
+        super().__init__(str(err) if err else "requeue")
+        self.err = err
+
+
+class KeyListerGetter(Protocol):
+    """What DeltaFIFO needs from the consumer's store (the "known objects")."""
+
+    def list_keys(self) -> list[str]: ...
+    def get_by_key(self, key: str) -> Any | None: ...
+
+
+PopProcessFunc = Callable[[Deltas, bool], None]
+"""Called with the popped deltas and whether they belong to the initial list."""
+
+
+class DeltaFIFO:
+    """Producer-consumer queue of per-key deltas. Thread-safe.
+
+    Invariant: a key is in `_queue` if and only if it is in `_items`, and each
+    `_items` entry holds at least one delta.
+    """
+
+    def __init__(
+        self,
+        key_func: KeyFunc = meta_namespace_key_func,
+        known_objects: KeyListerGetter | None = None,
+        *,
+        emit_delta_type_replaced: bool = True,
+        transformer: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._items: dict[str, Deltas] = {}
+        self._queue: deque[str] = deque()
+        self._populated = False  # a first replace (or any add/update/delete) happened
+        self._initial_population_count = 0  # items of the first replace not yet popped
+        self._key_func = key_func
+        self._known_objects = known_objects
+        self._emit_delta_type_replaced = emit_delta_type_replaced
+        self._transformer = transformer
+        self._closed = False
+
+    def key_of(self, obj: Any) -> str:
+        """The key of an object, a tombstone, or a Deltas list (its newest object)."""
+        if type(obj) is list:
+            obj = obj[-1].object
+        if isinstance(obj, DeletedFinalStateUnknown):
+            return obj.key
+        return self._key_func(obj)
+
+    # -- producer side ---------------------------------------------------------
+
+    def add(self, obj: Any) -> None:
+        with self._lock:
+            self._populated = True
+            self._queue_action_locked(DeltaType.ADDED, obj)
+
+    def update(self, obj: Any) -> None:
+        with self._lock:
+            self._populated = True
+            self._queue_action_locked(DeltaType.UPDATED, obj)
+
+    def delete(self, obj: Any) -> None:
+        """Queue a deletion, unless the key is neither queued nor known (already reported)."""
+        key = self.key_of(obj)
+        with self._lock:
+            self._populated = True
+            if key not in self._items:
+                known = self._known_objects
+                if known is None or known.get_by_key(key) is None:
+                    return  # presumably deleted by a relist already: don't report it twice
+            self._queue_action_locked(DeltaType.DELETED, obj)
+
+    def add_if_not_present(self, deltas: Deltas) -> None:
+        """Put popped deltas back, unless the key was queued again meanwhile."""
+        with self._lock:
+            self._add_if_not_present_locked(self.key_of(deltas), deltas)
+
+    def replace(self, objects: list[Any], resource_version: str = "") -> None:
+        """A relist: Replaced for every listed object, tombstones for the vanished ones."""
+        with self._lock:
+            action = DeltaType.REPLACED if self._emit_delta_type_replaced else DeltaType.SYNC
+            keys = set()
+            for obj in objects:
+                key = self.key_of(obj)
+                keys.add(key)
+                self._queue_action_locked(action, obj, key, internal=DeltaType.REPLACED)
+
+            queued_deletions = 0
+            for key, deltas in list(self._items.items()):  # deletions missed while not watching
+                if key in keys:
+                    continue
+                last = deltas[-1].object
+                if isinstance(last, DeletedFinalStateUnknown):
+                    last = last.obj
+                queued_deletions += 1
+                self._queue_action_locked(DeltaType.DELETED, DeletedFinalStateUnknown(key, last), key)
+
+            if self._known_objects is not None:  # known to the consumer, nothing queued
+                for key in self._known_objects.list_keys():
+                    if key in keys or key in self._items:
+                        continue
+                    last = self._known_objects.get_by_key(key)
+                    queued_deletions += 1
+                    self._queue_action_locked(DeltaType.DELETED, DeletedFinalStateUnknown(key, last), key)
+
+            if not self._populated:
+                self._populated = True
+                self._initial_population_count = len(keys) + queued_deletions
+
+    def resync(self) -> None:
+        """Queue a Sync for every known object that has no delta waiting."""
+        with self._lock:
+            known = self._known_objects
+            if known is None:
+                return
+            for key in known.list_keys():
+                if key in self._items:
+                    continue  # a pending delta is newer than the store: a Sync would go back in time
+                obj = known.get_by_key(key)
+                if obj is not None:
+                    self._queue_action_locked(DeltaType.SYNC, obj, key)
+
+    def close(self) -> None:
+        """Wake every `pop`; once empty, `pop` raises FIFOClosed."""
+        with self._lock:
+            self._closed = True
+            self._cond.notify_all()
+
+    # -- consumer side ---------------------------------------------------------
+
+    def pop(self, process: PopProcessFunc, timeout: float | None = None) -> Deltas:
+        """Wait for a key, remove it, run `process(deltas, is_in_initial_list)` under the lock.
+
+        Raises FIFOClosed if the queue is closed and empty, TimeoutError if
+        `timeout` seconds pass with nothing to pop.
+        """
+        with self._lock:
+            while not self._queue:
+                if self._closed:
+                    raise FIFOClosed("the DeltaFIFO is closed")
+                if not self._cond.wait(timeout):
+                    raise TimeoutError(f"nothing to pop after {timeout} s")
+            is_in_initial_list = not (self._populated and self._initial_population_count == 0)
+            key = self._queue.popleft()
+            if self._initial_population_count > 0:
+                self._initial_population_count -= 1
+            deltas = self._items.pop(key)
+            try:
+                process(deltas, is_in_initial_list)
+            except Requeue as requeue:
+                self._add_if_not_present_locked(key, deltas)
+                if requeue.err is not None:
+                    raise requeue.err from None
+            return deltas
+
+    def has_synced(self) -> bool:
+        """True once the first replace's items were all popped (or an add/update/delete came first)."""
+        with self._lock:
+            return self._populated and self._initial_population_count == 0
+
+    # -- reading ---------------------------------------------------------------
+
+    def list(self) -> list[Any]:
+        """The newest object of every queued key."""
+        with self._lock:
+            return [deltas[-1].object for deltas in self._items.values()]
+
+    def list_keys(self) -> list[str]:
+        with self._lock:
+            return list(self._queue)
+
+    def get(self, obj: Any) -> Deltas | None:
+        return self.get_by_key(self.key_of(obj))
+
+    def get_by_key(self, key: str) -> Deltas | None:
+        """A copy of the deltas queued for `key`, or None."""
+        with self._lock:
+            deltas = self._items.get(key)
+            return list(deltas) if deltas is not None else None
+
+    def is_closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    # -- helpers (lock held) ---------------------------------------------------
+
+    def _queue_action_locked(
+        self, action: DeltaType, obj: Any, key: str | None = None, internal: DeltaType | None = None
+    ) -> None:
+        """Append a delta for `obj`; merge two trailing deletions; wake a popper."""
+        if key is None:
+            key = self.key_of(obj)
+        # Every object passes here once: the place to transform it. Tombstones and
+        # Sync deltas carry objects that were transformed already.
+        if self._transformer is not None and (internal or action) is not DeltaType.SYNC:
+            if not isinstance(obj, DeletedFinalStateUnknown):
+                obj = self._transformer(obj)
+        deltas = self._items.get(key)
+        if deltas is None:
+            self._items[key] = [Delta(action, obj)]
+            self._queue.append(key)
+        else:
+            deltas.append(Delta(action, obj))
+            if action is DeltaType.DELETED and len(deltas) > 1 and deltas[-2].type is DeltaType.DELETED:
+                _dedup_deletions(deltas)
+        self._cond.notify()
+
+    def _add_if_not_present_locked(self, key: str, deltas: Deltas) -> None:
+        self._populated = True
+        if key in self._items:
+            return
+        self._items[key] = deltas
+        self._queue.append(key)
+        self._cond.notify()
+
+
+def _dedup_deletions(deltas: Deltas) -> None:
+    """Merge the last two deltas, both Deleted, keeping the one that is not a tombstone.
+
+    Re-listing and watching can report the same deletion twice; this is the
+    only duplicate client-go removes.
+    """
+    newer = deltas.pop()
+    if isinstance(deltas[-1].object, DeletedFinalStateUnknown):
+        deltas[-1] = newer

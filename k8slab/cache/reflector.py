@@ -1,0 +1,486 @@
+"""The Reflector: keeps a Store in step with the API server by listing, then watching.
+
+Mirrors client-go v0.32 `tools/cache/reflector.go` and the pager it lists with
+(`tools/pager/pager.go`).
+
+Kept, with the reasons client-go gives:
+- List resource versions: the first list asks for RV "0" (any cached state,
+  cheap for the server, possibly stale); a relist asks for the last synced RV;
+  only after an "expired" or "too large resource version" error does it use
+  RV "" (a consistent read from etcd), retried at once.
+- Pagination (`limit` 500) when the RV is "" or "0", and always once an RV "0"
+  list came back paginated; none at a specific RV, so the server can answer
+  from its watch cache. An expired continue token falls back to one full list.
+- The watch starts at the last synced RV with `allow_watch_bookmarks` and a
+  timeout drawn from [5, 10) minutes, to spread reconnects. A BOOKMARK only
+  moves the RV. A watch that ends normally is re-opened from there, no relist;
+  but one that ends within a second with no event counts as an error.
+- `410 Gone` / "Expired" (as an error or an ERROR event) ends the cycle and
+  `run` relists. Unreachable server or 429: back off, watch again, no relist.
+- Backoff 0.8 s -> 30 s, factor 2, jitter 1.0, reset after 2 healthy minutes;
+  `run` also waits one backoff step between list-and-watch cycles.
+- Resync makes no API call: every `resync_period` it calls `store.resync()`
+  (if `should_resync` agrees), and a DeltaFIFO replays its known objects.
+- Streaming initial list ("WatchList", off by default as in v0.32): a watch
+  with `send_initial_events`, `resource_version_match="NotOlderThan"`, filled
+  into a temporary store until the BOOKMARK annotated
+  `k8s.io/initial-events-end`, then one `replace`; falls back to list on error.
+Left out: type/GVK checks of event objects, retrying internal errors, the
+data-consistency detector, metrics, abandoning a list in progress on stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Any, Callable, Iterator, Protocol
+
+from k8slab import errors
+from k8slab._clock import REAL_CLOCK, Clock
+from k8slab.cache import _wait
+from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_store
+
+__all__ = ["ListerWatcher", "Reflector", "Watch", "INITIAL_EVENTS_END_ANNOTATION"]
+
+log = logging.getLogger(__name__)
+
+# Defaults, in one place (client-go's values).
+PAGE_SIZE = 500  # tools/pager defaultPageSize
+MIN_WATCH_TIMEOUT = 300.0  # watch timeout is random in [5, 10) minutes
+BACKOFF = dict(initial=0.8, cap=30.0, reset_after=120.0, factor=2.0, jitter=1.0)
+VERY_SHORT_WATCH = 1.0  # a watch closing sooner, with no event, is an error
+INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+
+
+class Watch(Protocol):
+    """An open watch: iterate it for events; `stop()` ends it.
+
+    Iterating yields event dicts `{"type": t, "object": obj}` in server order,
+    where `t` is "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR" and `obj`
+    is the parsed object (for ERROR, a `Status` dict with its HTTP `code`).
+    Iteration blocks until the next event and ends (StopIteration) when the
+    server closes the stream, its timeout passes, or `stop()` is called.
+    `stop()` must be safe to call from another thread, more than once, and
+    must make a blocked iteration end promptly.
+    """
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+    def stop(self) -> None: ...
+
+
+class ListerWatcher(Protocol):
+    """The two API calls a reflector makes; the seam between cache and HTTP.
+
+    Both take `options`, a dict whose keys mirror metav1.ListOptions; an
+    absent key means unset:
+      resource_version        str: "" (consistent read), "0" (any), or an RV
+      resource_version_match  str: "NotOlderThan" or "Exact"
+      limit                   int: page size (lists only)
+      continue_               str: the continue token of the previous page
+      timeout_seconds         int: server-side watch timeout
+      allow_watch_bookmarks   bool
+      send_initial_events     bool: the WatchList stream (watch only)
+      label_selector, field_selector   str (an adapter may add its own)
+
+    `list(options)` returns the parsed List object: `{"metadata":
+    {"resourceVersion": str, "continue": str (absent or "" on the last page)},
+    "items": [object, ...]}`. `watch(options)` returns a `Watch`.
+    Failures raise k8slab.errors: `Gone` for 410 (an expired RV or continue
+    token), `TooManyRequests` for 429, `ServerUnreachable` when no HTTP answer
+    came, other `APIError`s from the Status. Objects are handed to the store
+    as given: return fresh dicts and never touch them again.
+    """
+
+    def list(self, options: dict[str, Any]) -> dict[str, Any]: ...
+    def watch(self, options: dict[str, Any]) -> Watch: ...
+
+
+class _StopRequested(Exception):
+    """The stop event was set while a watch was being read."""
+
+
+class _Cycle:
+    """What one list_and_watch call shares with its supervisor thread."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.watch: Watch | None = None
+        self.stopping = False
+        self.resync_from: float | None = None  # set when the watch phase starts
+        self.resync_failed = False
+
+    def open(self, w: Watch) -> None:
+        with self.lock:
+            self.watch = w
+            stopping = self.stopping
+        if stopping:
+            w.stop()
+
+    def stop_watch(self) -> None:
+        with self.lock:
+            self.stopping = True
+            w = self.watch
+        if w is not None:
+            w.stop()
+
+
+class Reflector:
+    """Lists and watches one resource into `store`. `expected_type` names it in logs."""
+
+    def __init__(
+        self,
+        lister_watcher: ListerWatcher,
+        expected_type: str,
+        store: Store,
+        resync_period: float = 0.0,
+        *,
+        name: str = "",
+        clock: Clock = REAL_CLOCK,
+        use_watch_list: bool = False,
+        watch_list_page_size: int = 0,
+        should_resync: Callable[[], bool] | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.name = name or f"reflector({expected_type or 'unspecified'})"
+        self.expected_type = expected_type
+        self.resync_period = resync_period
+        self.use_watch_list = use_watch_list
+        self.watch_list_page_size = watch_list_page_size
+        self.should_resync = should_resync
+        self.watch_error_handler: Callable[[Reflector, Exception], None] = default_watch_error_handler
+        self._lw = lister_watcher
+        self._store = store
+        self._clock = clock
+        self._rand = rand
+        self._backoff = _wait.ExponentialBackoff(**BACKOFF, clock=clock, rand=rand)
+        self._rv_lock = threading.Lock()
+        self._last_sync_resource_version = ""
+        self._last_sync_rv_unavailable = False  # the last list/watch said "expired" or "too large"
+        self._paginated_result = False
+
+    # -- public ----------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """List and watch until `stop` is set, waiting one backoff step between cycles."""
+        log.debug("starting %s", self.name)
+        while not stop.is_set():
+            try:
+                self.list_and_watch(stop)
+            except Exception as err:
+                self.watch_error_handler(self, err)
+            if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+                break
+        log.debug("stopping %s", self.name)
+
+    def list_and_watch(self, stop: threading.Event) -> None:
+        """One cycle: list (or stream) everything, then watch until the watch must be rebuilt."""
+        cycle = _Cycle()
+        supervisor = threading.Thread(
+            target=self._supervise, args=(stop, cycle), name=f"{self.name} resync", daemon=True
+        )
+        supervisor.start()
+        try:
+            w = None
+            if self.use_watch_list:
+                try:
+                    w = self._watch_list(stop, cycle)
+                    if w is None:
+                        return  # stopped
+                except Exception as err:
+                    log.warning("%s: the watch-list request failed, falling back to list: %s", self.name, err)
+            if w is None:
+                self._list()
+            cycle.resync_from = self._clock.now()
+            self._watch(w, stop, cycle)
+        finally:
+            cycle.done.set()
+            supervisor.join(timeout=5)
+
+    def last_sync_resource_version(self) -> str:
+        """The RV of the last list, event or bookmark applied to the store."""
+        with self._rv_lock:
+            return self._last_sync_resource_version
+
+    # -- list ------------------------------------------------------------------
+
+    def _list(self) -> None:
+        rv = self._relist_resource_version()
+        if self.watch_list_page_size:
+            page_size = self.watch_list_page_size
+        elif self._paginated_result:
+            page_size = PAGE_SIZE  # the server paginates this resource: keep doing so
+        elif rv not in ("", "0"):
+            page_size = 0  # let the watch cache answer; it only can without a limit
+        else:
+            page_size = PAGE_SIZE
+        try:
+            result, paginated = self._list_pages({"resource_version": rv}, page_size)
+        except Exception as err:
+            if not (_is_expired(err) or _is_too_large_resource_version(err)):
+                raise
+            self._set_unavailable(True)  # retry at once with RV "": a consistent read
+            result, paginated = self._list_pages({"resource_version": self._relist_resource_version()}, page_size)
+        if rv == "0" and paginated:
+            self._paginated_result = True
+        self._set_unavailable(False)
+        new_rv = (result.get("metadata") or {}).get("resourceVersion", "")
+        self._store.replace(result.get("items") or [], new_rv)
+        self._set_last_sync_resource_version(new_rv)
+
+    def _list_pages(self, options: dict[str, Any], page_size: int) -> tuple[dict[str, Any], bool]:
+        """Gather a list page by page (client-go's pager); returns (list, was it paginated)."""
+        opts = dict(options)
+        if page_size:
+            opts["limit"] = page_size
+        items: list[Any] | None = None
+        list_rv = ""
+        paginated = False
+        while True:
+            try:
+                page = self._lw.list(opts)
+            except Exception as err:
+                if not (_is_expired(err) and opts.get("continue_")):
+                    raise
+                # The snapshot behind the continue token was compacted: one full list instead.
+                return self._lw.list(dict(options)), paginated
+            metadata = page.get("metadata") or {}
+            token = metadata.get("continue") or ""
+            if items is None:
+                if not token:
+                    return page, paginated
+                items, list_rv = [], metadata.get("resourceVersion", "")
+            items.extend(page.get("items") or ())
+            if not token:
+                return {"metadata": {"resourceVersion": list_rv}, "items": items}, paginated
+            opts["continue_"] = token
+            opts["resource_version"] = ""  # an RV with a continue token is refused by the server
+            opts.pop("resource_version_match", None)
+            paginated = True
+
+    # -- watch -----------------------------------------------------------------
+
+    def _watch(self, w: Watch | None, stop: threading.Event, cycle: _Cycle) -> None:
+        """Watch from the last synced RV, re-opening the watch until it must relist."""
+        while True:
+            if stop.is_set():
+                if w is not None:
+                    w.stop()
+                return
+            start = self._clock.now()
+            if w is None:
+                options = {
+                    "resource_version": self.last_sync_resource_version(),
+                    "timeout_seconds": self._watch_timeout(),
+                    "allow_watch_bookmarks": True,
+                }
+                try:
+                    w = self._lw.watch(options)
+                except Exception as err:
+                    if not _is_retriable(err):
+                        raise
+                    log.debug("%s: watch failed with %s, backing off", self.name, err)
+                    if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+                        return
+                    continue
+            cycle.open(w)
+            error: Exception | None = None
+            try:
+                self._handle_watch(w, self._store, stop, self._set_last_sync_resource_version, start)
+            except Exception as err:
+                error = err
+            finally:
+                w.stop()
+                w = None
+            if cycle.resync_failed or isinstance(error, _StopRequested):
+                return
+            if error is None:
+                continue  # ended normally: watch again from the last RV, no relist
+            if _is_expired(error):
+                log.debug("%s: watch closed with %s; will relist", self.name, error)
+                return
+            if isinstance(error, errors.TooManyRequests):
+                if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+                    return
+                continue
+            log.warning("%s: watch of %s ended with: %s", self.name, self.expected_type, error)
+            return
+
+    def _handle_watch(
+        self,
+        w: Watch,
+        store: Store,
+        stop: threading.Event,
+        set_rv: Callable[[str], None],
+        start: float,
+        exit_on_initial_events_end: bool = False,
+    ) -> bool:
+        """Apply events to `store` until the watch ends; True if initial-events-end came."""
+        count = 0
+        initial_events_end = False
+        for event in w:
+            if stop.is_set():
+                raise _StopRequested()
+            kind, obj = event["type"], event["object"]
+            if kind == "ERROR":
+                raise errors.APIError.from_status(int(obj.get("code") or 500), obj, f"watch of {self.expected_type}")
+            try:
+                metadata = obj["metadata"]
+                if kind == "ADDED":
+                    store.add(obj)
+                elif kind == "MODIFIED":
+                    store.update(obj)
+                elif kind == "DELETED":
+                    store.delete(obj)
+                elif kind == "BOOKMARK":
+                    if (metadata.get("annotations") or {}).get(INITIAL_EVENTS_END_ANNOTATION) == "true":
+                        initial_events_end = True
+                else:
+                    log.error("%s: unable to understand watch event type %r", self.name, kind)
+                rv = metadata.get("resourceVersion", "")
+            except Exception:
+                log.exception("%s: unable to apply a %s watch event", self.name, kind)
+                continue
+            set_rv(rv)
+            count += 1
+            if exit_on_initial_events_end and initial_events_end:
+                return True
+        if stop.is_set():
+            raise _StopRequested()
+        if count == 0 and self._clock.now() - start < VERY_SHORT_WATCH:
+            raise errors.K8sLabError(f"very short watch: {self.name}: closed within a second with no event")
+        return initial_events_end
+
+    def _watch_list(self, stop: threading.Event, cycle: _Cycle) -> Watch | None:
+        """Stream the initial state into a temporary store; returns the still-open watch."""
+        while True:
+            if stop.is_set():
+                return None
+            temporary = new_store(deletion_handling_meta_namespace_key_func)
+            streamed_rv = ""
+
+            def set_rv(rv: str) -> None:
+                nonlocal streamed_rv
+                streamed_rv = rv
+
+            options = {
+                "resource_version": self._rewatch_resource_version(),
+                "allow_watch_bookmarks": True,
+                "send_initial_events": True,
+                "resource_version_match": "NotOlderThan",
+                "timeout_seconds": self._watch_timeout(),
+            }
+            start = self._clock.now()
+            try:
+                w = self._lw.watch(options)
+            except Exception as err:
+                if self._retry_watch_list(err, stop):
+                    continue
+                raise
+            cycle.open(w)
+            try:
+                if self._handle_watch(w, temporary, stop, set_rv, start, exit_on_initial_events_end=True):
+                    break
+                w.stop()  # ended before the initial events did: start over
+            except _StopRequested:
+                w.stop()
+                return None
+            except Exception as err:
+                w.stop()
+                if self._retry_watch_list(err, stop):
+                    continue
+                raise
+        self._set_unavailable(False)
+        self._store.replace(temporary.list(), streamed_rv)
+        self._set_last_sync_resource_version(streamed_rv)
+        return w
+
+    def _retry_watch_list(self, err: Exception, stop: threading.Event) -> bool:
+        if _is_retriable(err):
+            _wait.sleep(self._clock, stop, self._backoff.next_delay())
+            return True
+        if _is_expired(err) or _is_too_large_resource_version(err):
+            self._set_unavailable(True)
+            return True
+        return False
+
+    def _supervise(self, stop: threading.Event, cycle: _Cycle) -> None:
+        """Go's `select` on the stop channel plus `startResync`, as one thread per cycle.
+
+        Stops the open watch once `stop` is set; during the watch phase calls
+        `store.resync()` every `resync_period` (no API call).
+        """
+        cond = threading.Condition()
+        next_resync: float | None = None
+        while not cycle.done.is_set():
+            if stop.is_set():
+                cycle.stop_watch()
+                return
+            if self.resync_period > 0 and cycle.resync_from is not None:
+                now = self._clock.now()
+                if next_resync is None:
+                    next_resync = cycle.resync_from + self.resync_period
+                if now >= next_resync:
+                    if self.should_resync is None or self.should_resync():
+                        try:
+                            self._store.resync()
+                        except Exception:
+                            log.exception("%s: resync failed; ending the watch", self.name)
+                            cycle.resync_failed = True
+                            cycle.stop_watch()
+                            return
+                    next_resync = now + self.resync_period
+            with cond:
+                self._clock.wait(cond, 0.1)
+
+    # -- resource versions -----------------------------------------------------
+
+    def _set_last_sync_resource_version(self, rv: str) -> None:
+        with self._rv_lock:
+            self._last_sync_resource_version = rv
+
+    def _relist_resource_version(self) -> str:
+        with self._rv_lock:
+            if self._last_sync_rv_unavailable:
+                return ""
+            return self._last_sync_resource_version or "0"
+
+    def _rewatch_resource_version(self) -> str:
+        with self._rv_lock:
+            return "" if self._last_sync_rv_unavailable else self._last_sync_resource_version
+
+    def _set_unavailable(self, unavailable: bool) -> None:
+        with self._rv_lock:
+            self._last_sync_rv_unavailable = unavailable
+
+    def _watch_timeout(self) -> int:
+        return int(MIN_WATCH_TIMEOUT * (self._rand() + 1.0))
+
+
+def default_watch_error_handler(reflector: Reflector, err: Exception) -> None:
+    """Log why a list-and-watch cycle ended (client-go's DefaultWatchErrorHandler)."""
+    if _is_expired(err):
+        log.debug("%s: watch of %s closed with: %s", reflector.name, reflector.expected_type, err)
+    else:
+        log.warning("%s: failed to list/watch %s: %s", reflector.name, reflector.expected_type, err)
+
+
+def _is_expired(err: BaseException) -> bool:
+    return isinstance(err, errors.Gone) or (isinstance(err, errors.APIError) and err.reason == "Expired")
+
+
+def _is_too_large_resource_version(err: BaseException) -> bool:
+    if not isinstance(err, errors.APIError):
+        return False
+    causes = (err.status.get("details") or {}).get("causes") or []
+    if any(c.get("reason") == "ResourceVersionTooLarge" for c in causes):
+        return True
+    too_large = "Too large resource version"
+    return err.code == 504 and (
+        too_large in str(err.status.get("message", "")) or any(c.get("message") == too_large for c in causes)
+    )
+
+
+def _is_retriable(err: BaseException) -> bool:
+    return isinstance(err, (errors.ServerUnreachable, errors.TooManyRequests))

@@ -1,0 +1,403 @@
+"""SharedIndexInformer: one list-watch, one cache, many handlers.
+
+Mirrors client-go v0.32 `tools/cache/shared_informer.go` (and the
+`synctrack` package behind a registration's `has_synced`).
+
+Kept:
+- One Reflector -> DeltaFIFO -> Indexer pipeline per informer, started by
+  `run(stop)`; `handle_deltas` updates the indexer and notifies, under a lock
+  shared with handler registration, so a late handler sees each object once.
+- A processor with one listener per handler. A listener owns an unbounded
+  buffer and a thread, so a slow handler delays only itself, never the watch
+  or the other handlers.
+- A handler added after start gets a synthetic add (is_in_initial_list=True)
+  for every cached object; its registration's `has_synced` turns true once the
+  informer has synced and those adds were handled.
+- Resync periods per handler (at least 1 s); the informer checks every
+  `resync_check_period` (the smallest period asked for before start), and a
+  resync update goes only to the handlers whose period is due. An update whose
+  resourceVersion did not change is a resync.
+- `wait_for_cache_sync` polls every 100 ms; `add_indexers`, `set_transform`,
+  `remove_event_handler`, `get_store`, `get_indexer`.
+Left out: the mutation detector, `GetController`, metrics. One deliberate
+difference: a handler that raises is logged and its notification skipped
+(client-go lets the panic crash the process).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Protocol
+
+from k8slab import errors
+from k8slab._clock import REAL_CLOCK, Clock
+from k8slab.cache.controller import Config, Controller, ResourceEventHandler, process_deltas
+from k8slab.cache.delta_fifo import Deltas, DeltaFIFO
+from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
+from k8slab.cache.reflector import ListerWatcher, Reflector
+from k8slab.cache.store import Indexer, deletion_handling_meta_namespace_key_func, new_indexer
+
+__all__ = [
+    "MINIMUM_RESYNC_PERIOD",
+    "ResourceEventHandlerRegistration",
+    "SharedIndexInformer",
+    "wait_for_cache_sync",
+]
+
+log = logging.getLogger(__name__)
+
+MINIMUM_RESYNC_PERIOD = 1.0  # seconds; shorter handler periods are raised to this
+SYNCED_POLL_PERIOD = 0.1  # seconds between has_synced checks in wait_for_cache_sync
+
+_ADD, _UPDATE, _DELETE = "add", "update", "delete"  # notification tags
+
+
+class ResourceEventHandlerRegistration(Protocol):
+    """What `add_event_handler` returns: pass it to `remove_event_handler`."""
+
+    def has_synced(self) -> bool: ...
+
+
+def wait_for_cache_sync(stop: threading.Event, *has_synced: Callable[[], bool], timeout: float | None = None) -> bool:
+    """Poll the `has_synced` functions every 100 ms until all are true (True) or stop/timeout (False)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not all(f() for f in has_synced):
+        wait = SYNCED_POLL_PERIOD
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+        if stop.wait(wait):
+            return False
+    return True
+
+
+def _determine_resync_period(desired: float, check: float) -> float:
+    if desired == 0:
+        return 0.0
+    if check == 0:
+        log.warning("resync period %s s ignored: this informer does not resync", desired)
+        return 0.0
+    return max(desired, check)
+
+
+class _ProcessorListener:
+    """One handler's mailbox: an unbounded buffer drained by the handler's own thread."""
+
+    def __init__(
+        self,
+        handler: ResourceEventHandler,
+        requested_resync_period: float,
+        resync_period: float,
+        now: float,
+        upstream_has_synced: Callable[[], bool],
+    ) -> None:
+        self.handler = handler
+        self.requested_resync_period = requested_resync_period
+        self.resync_period = resync_period
+        self.next_resync = now + resync_period
+        self._resync_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending: deque[tuple[Any, ...]] = deque()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._upstream_has_synced = upstream_has_synced
+        self._initial_adds_pending = 0  # synctrack: initial-list adds not yet handled
+
+    def has_synced(self) -> bool:
+        """The informer has synced and this handler has handled every initial-list add."""
+        if not self._upstream_has_synced():
+            return False
+        with self._cond:
+            return self._initial_adds_pending <= 0
+
+    def add(self, notification: tuple[Any, ...]) -> None:
+        with self._cond:
+            if notification[0] is _ADD and notification[2]:
+                self._initial_adds_pending += 1
+            self._pending.append(notification)
+            self._cond.notify()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"handler {self.handler!r:.60}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the thread after the notification in hand; the rest of the buffer is dropped."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        handler = self.handler
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                notification = self._pending.popleft()
+            kind = notification[0]
+            try:
+                if kind is _UPDATE:
+                    handler.on_update(notification[1], notification[2])
+                elif kind is _ADD:
+                    handler.on_add(notification[1], notification[2])
+                else:
+                    handler.on_delete(notification[1])
+            except Exception:
+                log.exception("event handler %r failed on %s; skipping this notification", handler, kind)
+            finally:
+                if kind is _ADD and notification[2]:
+                    with self._cond:
+                        self._initial_adds_pending -= 1
+
+    def should_resync(self, now: float) -> bool:
+        with self._resync_lock:
+            return self.resync_period != 0 and now >= self.next_resync
+
+    def determine_next_resync(self, now: float) -> None:
+        with self._resync_lock:
+            self.next_resync = now + self.resync_period
+
+    def set_resync_period(self, resync_period: float) -> None:
+        with self._resync_lock:
+            self.resync_period = resync_period
+
+
+class _SharedProcessor:
+    """Fans notifications out to the listeners; starts and stops their threads."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._lock = threading.Lock()
+        self._listeners: dict[_ProcessorListener, bool] = {}  # listener -> due for resync now
+        self._started = False
+        self._clock = clock
+
+    def add_listener(self, listener: _ProcessorListener) -> _ProcessorListener:
+        with self._lock:
+            self._listeners[listener] = True
+            if self._started:
+                listener.start()
+        return listener
+
+    def remove_listener(self, listener: Any) -> None:
+        with self._lock:
+            if self._listeners.pop(listener, None) is not None and self._started:
+                listener.stop()
+
+    def distribute(self, notification: tuple[Any, ...], sync: bool) -> None:
+        with self._lock:
+            for listener, resyncing in self._listeners.items():
+                if not sync or resyncing:
+                    listener.add(notification)
+
+    def run(self, stop: threading.Event) -> None:
+        with self._lock:
+            for listener in self._listeners:
+                listener.start()
+            self._started = True
+        stop.wait()
+        with self._lock:
+            listeners = list(self._listeners)
+            for listener in listeners:
+                listener.stop()
+            self._listeners.clear()
+            self._started = False
+        for listener in listeners:
+            listener.join(timeout=5)
+
+    def should_resync(self) -> bool:
+        """Mark which listeners are due for a resync now; True if any is."""
+        with self._lock:
+            now = self._clock.now()
+            needed = False
+            for listener in self._listeners:
+                due = listener.should_resync(now)
+                self._listeners[listener] = due
+                if due:
+                    needed = True
+                    listener.determine_next_resync(now)
+            return needed
+
+    def resync_check_period_changed(self, check: float) -> None:
+        with self._lock:
+            for listener in self._listeners:
+                listener.set_resync_period(_determine_resync_period(listener.requested_resync_period, check))
+
+
+class SharedIndexInformer:
+    """A cache of one resource, kept by a list-watch, feeding any number of handlers.
+
+    `indexers` defaults to the namespace index (what listers use); pass `{}` for none.
+    """
+
+    def __init__(
+        self,
+        lister_watcher: ListerWatcher,
+        expected_type: str = "",
+        default_event_handler_resync_period: float = 0.0,
+        indexers: Indexers | None = None,
+        *,
+        clock: Clock = REAL_CLOCK,
+        use_watch_list: bool = False,
+    ) -> None:
+        if indexers is None:
+            indexers = {NAMESPACE_INDEX: meta_namespace_index_func}
+        self.object_description = expected_type
+        self._lister_watcher = lister_watcher
+        self._indexer = new_indexer(deletion_handling_meta_namespace_key_func, indexers)
+        self._processor = _SharedProcessor(clock)
+        self._clock = clock
+        self._use_watch_list = use_watch_list
+        self._resync_check_period = default_event_handler_resync_period
+        self._default_resync_period = default_event_handler_resync_period
+        self._started_lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+        self._block_deltas = threading.Lock()  # no deltas are handled while a handler joins
+        self._controller: Controller | None = None
+        self._transform: Callable[[Any], Any] | None = None
+        self._watch_error_handler: Callable[[Reflector, Exception], None] | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Run the pipeline and the handlers until `stop` is set. Only once per informer."""
+        with self._started_lock:
+            if self._started:
+                log.warning("informer for %s has started already; run() only once", self.object_description)
+                return
+            fifo = DeltaFIFO(known_objects=self._indexer, emit_delta_type_replaced=True, transformer=self._transform)
+            config = Config(
+                queue=fifo,
+                lister_watcher=self._lister_watcher,
+                process=self.handle_deltas,
+                object_description=self.object_description,
+                full_resync_period=self._resync_check_period,
+                should_resync=self._processor.should_resync,
+                watch_error_handler=self._watch_error_handler,
+                use_watch_list=self._use_watch_list,
+                clock=self._clock,
+            )
+            self._controller = Controller(config)
+            self._started = True
+        processor_stop = threading.Event()
+        processor = threading.Thread(target=self._processor.run, args=(processor_stop,), name="processor", daemon=True)
+        processor.start()
+        try:
+            self._controller.run(stop)
+        finally:
+            with self._started_lock:
+                self._stopped = True  # no new handlers
+            processor_stop.set()
+            processor.join()
+
+    # -- handlers ----------------------------------------------------------------
+
+    def add_event_handler(
+        self, handler: ResourceEventHandler, resync_period: float | None = None
+    ) -> ResourceEventHandlerRegistration:
+        """Register a handler; after start it first receives the whole cache as adds."""
+        if resync_period is None:
+            resync_period = self._default_resync_period
+        with self._started_lock:
+            if self._stopped:
+                raise errors.UsageError(f"handler {handler!r} not added: the informer has stopped")
+            if resync_period > 0:
+                if resync_period < MINIMUM_RESYNC_PERIOD:
+                    log.warning("resync period %s s is below the minimum; using %s s", resync_period, MINIMUM_RESYNC_PERIOD)
+                    resync_period = MINIMUM_RESYNC_PERIOD
+                if resync_period < self._resync_check_period:
+                    if self._started:
+                        log.warning("informer started already: resync period raised to %s s", self._resync_check_period)
+                        resync_period = self._resync_check_period
+                    else:
+                        self._resync_check_period = resync_period
+                        self._processor.resync_check_period_changed(resync_period)
+            listener = _ProcessorListener(
+                handler,
+                resync_period,
+                _determine_resync_period(resync_period, self._resync_check_period),
+                self._clock.now(),
+                self.has_synced,
+            )
+            if not self._started:
+                return self._processor.add_listener(listener)
+            with self._block_deltas:  # the cache cannot change while we replay it
+                registration = self._processor.add_listener(listener)
+                for obj in self._indexer.list():
+                    listener.add((_ADD, obj, True))
+                return registration
+
+    def remove_event_handler(self, registration: ResourceEventHandlerRegistration) -> None:
+        """Stop notifying a handler (unknown registrations are ignored)."""
+        with self._started_lock, self._block_deltas:
+            self._processor.remove_listener(registration)
+
+    def handle_deltas(self, deltas: Deltas, is_in_initial_list: bool) -> None:
+        """The DeltaFIFO's process function: update the indexer, notify the handlers."""
+        with self._block_deltas:
+            process_deltas(self, self._indexer, deltas, is_in_initial_list)
+
+    def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
+        self._processor.distribute((_ADD, obj, is_in_initial_list), False)
+
+    def on_update(self, old: Any, new: Any) -> None:
+        # Same resourceVersion: nothing changed, this is a resync (or a relist's Replaced).
+        is_sync = old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion")
+        self._processor.distribute((_UPDATE, old, new), is_sync)
+
+    def on_delete(self, obj: Any) -> None:
+        self._processor.distribute((_DELETE, obj), False)
+
+    # -- state -------------------------------------------------------------------
+
+    def has_synced(self) -> bool:
+        """True once the first list has been fully delivered into the cache."""
+        with self._started_lock:
+            return self._controller is not None and self._controller.has_synced()
+
+    def has_started(self) -> bool:
+        with self._started_lock:
+            return self._started
+
+    def is_stopped(self) -> bool:
+        with self._started_lock:
+            return self._stopped
+
+    def last_sync_resource_version(self) -> str:
+        with self._started_lock:
+            return self._controller.last_sync_resource_version() if self._controller else ""
+
+    def get_store(self) -> Indexer:
+        return self._indexer
+
+    def get_indexer(self) -> Indexer:
+        return self._indexer
+
+    def add_indexers(self, indexers: Indexers) -> None:
+        """Add indices, back-filled from the cache; allowed until the informer stops."""
+        with self._started_lock:
+            if self._stopped:
+                raise errors.UsageError("indexers not added: the informer has stopped")
+            self._indexer.add_indexers(indexers)
+
+    def set_transform(self, transform: Callable[[Any], Any] | None) -> None:
+        """Transform every object before it is cached (e.g. drop managedFields). Before start only."""
+        with self._started_lock:
+            if self._started:
+                raise errors.UsageError("set_transform: the informer has already started")
+            self._transform = transform
+
+    def set_watch_error_handler(self, handler: Callable[[Reflector, Exception], None]) -> None:
+        """Called whenever a list-and-watch cycle ends with an error. Before start only."""
+        with self._started_lock:
+            if self._started:
+                raise errors.UsageError("set_watch_error_handler: the informer has already started")
+            self._watch_error_handler = handler
