@@ -93,6 +93,16 @@ BINARIES: dict[str, Binary] = {
 
 Progress = Callable[[str], None]
 
+# kwok refuses to run without Stage objects; these ship inside its Go module,
+# and are copied next to the binary when it is built (see cluster.py).
+KWOK_STAGES = (
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+)
+
 
 def cache_dir() -> Path:
     """Where built binaries live: `$K8SLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/k8slab`."""
@@ -212,6 +222,31 @@ def _runs(path: Path, spec: Binary) -> tuple[bool, str]:
     return True, ""
 
 
+def kwok_stages_dir() -> Path:
+    return cache_dir() / "bin" / BINARIES["kwok"].cache_subdir / "stages"
+
+
+def copy_kwok_stages() -> Path:
+    """Copy kwok's stage files out of its Go module into the cache; returns the folder."""
+    target = kwok_stages_dir()
+    go = shutil.which("go")
+    if go is None:
+        raise ToolchainMissing(
+            f"kwok's stage definitions are not in {target}, and there is no `go` to fetch the "
+            "kwok module they come from; install Go, or copy kwok's kustomize/stage YAML files there"
+        )
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    cmd = [go, "mod", "download", "-json", f"sigs.k8s.io/kwok@{BINARIES['kwok'].version}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cache_dir(), env=_build_env())
+    if out.returncode != 0:
+        raise BuildFailed(f"`{' '.join(cmd)}` failed: {out.stderr.strip()[:300]}", command=" ".join(cmd))
+    module_dir = Path(json.loads(out.stdout)["Dir"])
+    target.mkdir(parents=True, exist_ok=True)
+    for rel in KWOK_STAGES:
+        shutil.copyfile(module_dir / rel, target / Path(rel).name)
+    return target
+
+
 # -- building --------------------------------------------------------------------
 
 
@@ -272,6 +307,8 @@ def _build_project(go: str, project: str, group: list[Binary], progress: Progres
             )
         path.with_name(f".{path.name}.ok").write_text(_stamp(path))
         result[spec.name] = path
+    if project == "kwok":
+        copy_kwok_stages()
     return result
 
 
@@ -302,7 +339,7 @@ def _build_steps(go, project, version, group, work: Path, out_dir: Path, env, lo
 
 def wrapper_go_mod(upstream: str, version: str, staging_version: str) -> str:
     """Rewrite Kubernetes' go.mod into k8slab's wrapper module (pure; tested)."""
-    required = set(re.findall(r"^\s*(k8s\.io/[\w.-]+) v0\.0\.0\s*$", upstream, re.M))
+    required = set(re.findall(r"^\s*(k8s\.io/[\w.-]+) v0\.0\.0(?:\s|$)", upstream, re.M))
     lines = []
     for line in upstream.splitlines():
         m = re.match(r"^\s*(k8s\.io/[\w.-]+) => \./staging/src/k8s\.io/[\w.-]+\s*$", line)

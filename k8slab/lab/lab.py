@@ -57,11 +57,16 @@ def state_root() -> Path:
 
 
 class Lab:
-    """One lab control plane: its processes, certificates, kubeconfig and data."""
+    """One lab control plane: its processes, certificates, kubeconfig and data.
+
+    `name` defaults to `$K8SLAB_LAB`, else "default". `profile` is "cluster"
+    (etcd, kube-apiserver, controller-manager, scheduler and kwok fake nodes)
+    or "minimal" (etcd and kube-apiserver only).
+    """
 
     def __init__(
         self,
-        name: str = "default",
+        name: str | None = None,
         *,
         profile: str = "cluster",
         nodes: int = 3,
@@ -71,6 +76,8 @@ class Lab:
         progress: Progress | None = print,
         start_timeout: float = 120.0,
     ) -> None:
+        if name is None:
+            name = os.environ.get("K8SLAB_LAB") or "default"
         if not name or not set(name) <= _NAME_OK:
             raise UsageError(f"lab name {name!r}: use lower-case letters, digits and '-'")
         if profile not in comp.PROFILES:
@@ -120,6 +127,11 @@ class Lab:
         return bool(procs) and all(
             comp.alive(p["pid"], p["create_time"]) for n, p in procs.items() if n in self.components
         ) and set(self.components) <= set(procs)
+
+    @property
+    def started_here(self) -> bool:
+        """True if `up()` on this object started the lab (rather than adopting it)."""
+        return self._started_here
 
     def export_line(self) -> str:
         return f"export KUBECONFIG={self.kubeconfig}"

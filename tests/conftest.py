@@ -1,0 +1,73 @@
+"""Fixtures shared by every test.
+
+One lab for the whole session (`lab`), started on first use and stopped at the
+end. Tests isolate themselves by namespace (`namespace`), never by labs.
+
+Settings (environment):
+  K8SLAB_TEST_LAB      the lab's name (default "pytest"); `k8slab test` sets
+                       K8SLAB_LAB to the same name so notebooks adopt it
+  K8SLAB_TEST_PROFILE  cluster (default) or minimal
+  K8SLAB_TEST_KEEP     1: leave the lab running after the session (faster reruns)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+
+LAB_NAME = os.environ.get("K8SLAB_TEST_LAB", "pytest")
+PROFILE = os.environ.get("K8SLAB_TEST_PROFILE", "cluster")
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The session's lab: started (or adopted) once, stopped after the last test."""
+    from k8slab.lab import Lab
+
+    lab = Lab(LAB_NAME, profile=PROFILE, progress=None)
+    already = lab.running
+    lab.up()
+    os.environ["K8SLAB_LAB"] = LAB_NAME  # notebooks and subprocesses find it
+    yield lab
+    if not already and os.environ.get("K8SLAB_TEST_KEEP") != "1":
+        lab.down()
+
+
+@pytest.fixture(scope="session")
+def api_client(lab):
+    """An admin `kubernetes.client.ApiClient` for the session's lab."""
+    client = lab.api_client()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(api_client, request):
+    """A fresh namespace for one test, deleted afterwards."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api_client)
+    name = f"t-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:5]}"
+    name = "".join(c for c in name if c.isalnum() or c == "-")
+    core.create_namespace({"metadata": {"name": name, "labels": {"k8slab.test": "true"}}})
+    yield name
+    try:
+        core.delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads():
+    """Fail a test that leaves non-daemon threads running behind it."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    for t in leaked:
+        t.join(timeout=5)
+    leaked = [t.name for t in leaked if t.is_alive()]
+    assert not leaked, f"test left threads running: {leaked}"
