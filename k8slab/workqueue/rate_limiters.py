@@ -11,7 +11,7 @@ Kept:
   the max, and still the max when the power overflows a float;
 - `BucketRateLimiter`: one bucket shared by all items, starts full; each
   `when` reserves a token, so calls beyond the burst get growing delays
-  spaced 1/qps apart;
+  spaced 1/qps apart (the bucket is `k8slab/_tokenbucket.py`);
 - `ItemFastSlowRateLimiter`, `MaxOfRateLimiter`, `WithMaxWaitRateLimiter`;
 - `default_controller_rate_limiter()` and `default_item_based_rate_limiter()`
   with client-go's numbers.
@@ -25,12 +25,11 @@ Left out:
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Generic, Hashable, Protocol, TypeVar
 
-from k8slab._clock import REAL_CLOCK, Clock
-from k8slab.errors import UsageError
+from k8slab._clock import Clock
+from k8slab._tokenbucket import TokenBucket
 
 __all__ = [
     "BucketRateLimiter",
@@ -122,28 +121,17 @@ class BucketRateLimiter(Generic[T]):
     `when` takes a token even when the bucket is empty (a reservation), so
     the tokens go negative and each extra caller waits 1/qps longer than the
     one before. `qps=math.inf` never delays. Items are not tracked:
-    `num_requeues` is always 0 and `forget` does nothing."""
+    `num_requeues` is always 0 and `forget` does nothing. The bucket itself
+    is `k8slab._tokenbucket.TokenBucket`, shared with the REST client's
+    limiter (`k8slab.chain.flowcontrol`)."""
 
     def __init__(self, qps: float = 10.0, burst: int = 100, clock: Clock | None = None) -> None:
-        if not qps > 0 or burst < 1:
-            raise UsageError(f"BucketRateLimiter needs qps > 0 and burst >= 1, got {qps}, {burst}")
+        self._bucket = TokenBucket(qps, burst, clock, owner="BucketRateLimiter")
         self.qps = qps
         self.burst = burst
-        self._clock: Clock = clock or REAL_CLOCK
-        self._lock = threading.Lock()
-        self._tokens = float(burst)  # a new bucket starts full
-        self._last = self._clock.now()  # when `_tokens` was last brought up to date
 
     def when(self, item: T) -> float:
-        if math.isinf(self.qps):
-            return 0.0
-        with self._lock:
-            now = self._clock.now()
-            refill = max(0.0, now - self._last) * self.qps
-            self._tokens = min(float(self.burst), self._tokens + refill) - 1
-            self._last = now
-            # A negative balance is a debt paid back at qps tokens per second.
-            return -self._tokens / self.qps if self._tokens < 0 else 0.0
+        return self._bucket.reserve()
 
     def forget(self, item: T) -> None:
         pass
