@@ -409,9 +409,10 @@ class Reflector:
         """Go's `select` on the stop channel plus `startResync`, as one thread per cycle.
 
         Stops the open watch once `stop` is set; during the watch phase calls
-        `store.resync()` every `resync_period` (no API call).
+        `store.resync()` every `resync_period` (no API call). It polls ten
+        times a second in real time and only reads the clock, so a test's fake
+        clock sees no waiter but the reflector's backoff.
         """
-        cond = threading.Condition()
         next_resync: float | None = None
         while not cycle.done.is_set():
             if stop.is_set():
@@ -431,8 +432,7 @@ class Reflector:
                             cycle.stop_watch()
                             return
                     next_resync = now + self.resync_period
-            with cond:
-                self._clock.wait(cond, 0.1)
+            cycle.done.wait(0.1)
 
     # -- resource versions -----------------------------------------------------
 

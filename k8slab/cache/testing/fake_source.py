@@ -16,7 +16,8 @@ from a real server's watch cache (the fake is stricter than a real server,
 which serves a list at an old RV from its cache; that lets you see the
 reflector fall back to RV ""); bookmarks on request (`send_bookmark`);
 `expire_watches` (410 on every open watch); the streaming initial list
-(`send_initial_events`); a record of every call (`list_calls`, `watch_calls`).
+(`send_initial_events`); `advance_resource_version` (another
+resource's change: RVs are cluster-wide); a record of every call (`list_calls`, `watch_calls`).
 Left out: label and field selectors, watch timeouts (a watch lasts until
 stopped or reset), "too large resource version" answers.
 """
@@ -136,6 +137,12 @@ class FakeSource:
     def delete(self, obj: dict[str, Any] | str) -> dict[str, Any]:
         """Delete an object (given as a dict or a "ns/name" key); returns its final state."""
         return self._change("DELETED", obj)
+
+    def advance_resource_version(self, by: int = 1) -> str:
+        """Other resources changed: the cluster-wide RV moves on with no event here."""
+        with self._lock:
+            self._rv += by
+            return str(self._rv)
 
     @property
     def resource_version(self) -> str:
