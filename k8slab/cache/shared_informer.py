@@ -15,8 +15,9 @@ Kept:
   informer has synced and those adds were handled.
 - Resync periods per handler (at least 1 s); the informer checks every
   `resync_check_period` (the smallest period asked for before start), and a
-  resync update goes only to the handlers whose period is due. An update whose
-  resourceVersion did not change is a resync.
+  resync update goes only to the handlers whose period is due; an informer
+  made with period 0 ignores handler periods (with a warning), as client-go
+  does. An update whose resourceVersion did not change is a resync.
 - `wait_for_cache_sync` polls every 100 ms; `add_indexers`, `set_transform`,
   `remove_event_handler`, `get_store`, `get_indexer`.
 Left out: the mutation detector, `GetController`, metrics. One deliberate

@@ -1,0 +1,103 @@
+"""SharedInformerFactory (client-go v0.32 informers/factory.go), over FakeSources."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from k8slab.cache.factory import SharedInformerFactory
+from k8slab.cache.shared_informer import SharedIndexInformer
+from k8slab.cache.testing import FakeSource, config_map
+
+WAIT = 10.0
+
+
+@pytest.fixture
+def sources() -> dict[str, FakeSource]:
+    configmaps = FakeSource()
+    configmaps.add(config_map("a"))
+    secrets = FakeSource(kind="Secret", resource="secrets")
+    secrets.add({"metadata": {"name": "s", "namespace": "default"}})
+    return {"configmaps": configmaps, "secrets": secrets}
+
+
+@pytest.fixture
+def factory(sources):
+    built: list[str] = []
+
+    def lister_watcher_for(resource: str) -> FakeSource:
+        built.append(resource)
+        return sources[resource]
+
+    f = SharedInformerFactory(lister_watcher_for, default_resync=0.0, custom_resync={"secrets": 60.0})
+    f.built = built  # type: ignore[attr-defined]
+    stop = threading.Event()
+    f.stop = stop  # type: ignore[attr-defined]
+    yield f
+    stop.set()
+    f.shutdown(timeout=WAIT)
+
+
+def test_the_same_resource_gets_the_same_informer(factory):
+    first = factory.informer_for("configmaps")
+    assert factory.informer_for("configmaps") is first
+    assert factory.built == ["configmaps"]
+
+
+def test_new_func_gets_the_lister_watcher_and_the_resource_resync_period(factory, sources):
+    seen = []
+
+    def new_func(lister_watcher, resync):
+        seen.append((lister_watcher, resync))
+        return SharedIndexInformer(lister_watcher, "secrets", resync)
+
+    factory.informer_for("secrets", new_func)
+    assert seen == [(sources["secrets"], 60.0)]
+
+
+def test_start_runs_informers_and_wait_reports_each_resource(factory):
+    factory.informer_for("configmaps")
+    factory.informer_for("secrets")
+    factory.start(factory.stop)
+    assert factory.wait_for_cache_sync(factory.stop, timeout=WAIT) == {"configmaps": True, "secrets": True}
+    assert factory.lister_for("configmaps").namespace("default").get("a")["metadata"]["name"] == "a"
+
+
+def test_informers_asked_for_after_start_need_another_start(factory):
+    factory.informer_for("configmaps")
+    factory.start(factory.stop)
+    late = factory.informer_for("secrets")
+    assert not late.has_started()
+    assert list(factory.wait_for_cache_sync(factory.stop, timeout=WAIT)) == ["configmaps"]
+    factory.start(factory.stop)
+    assert factory.wait_for_cache_sync(factory.stop, timeout=WAIT) == {"configmaps": True, "secrets": True}
+
+
+def test_shutdown_waits_for_the_informers_and_blocks_new_starts(factory):
+    informer = factory.informer_for("configmaps")
+    factory.start(factory.stop)
+    factory.wait_for_cache_sync(factory.stop, timeout=WAIT)
+    factory.stop.set()
+    factory.shutdown(timeout=WAIT)
+    assert informer.is_stopped()
+    factory.informer_for("secrets")
+    factory.start(threading.Event())
+    assert not factory.informer_for("secrets").has_started()
+
+
+def test_the_factory_transform_applies_to_every_informer(sources):
+    def mark(obj):
+        obj["metadata"]["annotations"] = {"seen-by": "factory"}
+        return obj
+
+    f = SharedInformerFactory(sources.__getitem__, transform=mark)
+    stop = threading.Event()
+    try:
+        informer = f.informer_for("configmaps")
+        f.start(stop)
+        assert f.wait_for_cache_sync(stop, timeout=WAIT) == {"configmaps": True}
+        assert informer.get_store().get_by_key("default/a")["metadata"]["annotations"] == {"seen-by": "factory"}
+    finally:
+        stop.set()
+        f.shutdown(timeout=WAIT)
