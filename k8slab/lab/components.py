@@ -167,7 +167,7 @@ def _apiserver_args(lab: "Lab") -> list[str]:
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki / 'sa.pub'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
-        "--service-cluster-ip-range=10.0.0.0/24",
+        "--service-cluster-ip-range=10.96.0.0/16",
         "--authorization-mode=Node,RBAC",
         "--allow-privileged=true",
         "--profiling=false",
@@ -194,9 +194,11 @@ def _controller_manager_args(lab: "Lab") -> list[str]:
         f"--root-ca-file={pki / 'ca.crt'}",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         "--use-service-account-credentials=true",
-        "--controllers=*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,"
-        "-persistentvolume-expander,-cloud-node-lifecycle,-ttl",
-        "--service-cluster-ip-range=10.0.0.0/24",
+        # Every default controller but IPAM: fake nodes need no Pod CIDRs.
+        "--controllers=*,-node-ipam-controller",
+        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        "--service-cluster-ip-range=10.96.0.0/16",
         "--v=1",
     ]
 
@@ -223,6 +225,7 @@ def _kwok_args(lab: "Lab") -> list[str]:
         f"--server-address={LOOPBACK}:{lab.port('kwok', 'server')}",
         "--node-lease-duration-seconds=40",
         "--node-ip=127.0.0.1",
+        "--cidr=10.244.0.0/16",  # Pod IPs, apart from the Service range 10.96.0.0/16
         "--v=INFO",
     ]
 

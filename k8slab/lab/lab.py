@@ -396,7 +396,7 @@ class Lab:
                 "kube-apiserver",
                 server_names=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                               "kubernetes.default.svc.cluster.local"],
-                server_ips=[comp.LOOPBACK, "10.0.0.1"],
+                server_ips=[comp.LOOPBACK, "10.96.0.1"],
             ),
         )
         admin_cert, admin_key = ca.issue("admin", organizations=["system:masters"])
