@@ -1,0 +1,426 @@
+"""The RESTClient: build one API request by hand, send it, decode the answer.
+
+    rc = RESTClient.for_config(config)                  # the core group, v1
+    pods = (rc.get().namespace("default").resource("pods")
+              .params(label_selector="app=web", limit=50).timeout(10)
+              .do().into("V1PodList"))
+
+Mirrors client-go v0.37 `rest/client.go` (`RESTClient`, `RESTClientFor`) and
+`rest/request.go` (`Request`: `Verb`, `Namespace`, `Resource`, `Name`,
+`SubResource`, `AbsPath`, `Param`, `VersionedParams`, `SetHeader`, `Body`,
+`Timeout`, `URL`, `Do`, `DoRaw`, `Watch`, `Stream`; `Result`: `Raw`, `Into`,
+`StatusCode`). Built on the `kubernetes` 37.x client's lowest public layer:
+`ApiClient.param_serialize` (URL, query, auth header), `ApiClient.call_api`
+(send) and `ApiClient.deserialize` (typed models), the same calls every
+generated `*Api` method makes, so both send the same request.
+
+Client-side throttling lives in `ThrottledApiClient.call_api`, the one place
+all of the Python client's requests pass (client-go's `Request.tryThrottle`).
+
+Errors leave this module as k8slab errors: a failure Status becomes
+`APIError.from_status` (NotFound, Conflict, Forbidden, ...), a request that
+got no HTTP answer becomes `ServerUnreachable`. `translate()` does the same
+for exceptions of the generated client.
+
+Kept: the builder and its validation (a namespace or name that cannot be a
+path segment, a namespace set twice), path layout
+`/api|/apis/<group>/<version>/namespaces/<ns>/<resource>/<name>/<subresource>`,
+`timeout` as both the `?timeout=` parameter and the client's deadline, watch
+events decoded line by line (an ERROR event carries a Status, as in
+client-go), patch types by content type.
+Left out: retries (`WithRetry`, Retry-After), protobuf/CBOR, warning headers,
+metrics, `Request.Error()` accumulation (the builder raises at once), the
+`Result` carrying an error (`do()` raises instead); `watch()` adds
+`watch=true` itself where client-go leaves it to `VersionedParams`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+from k8slab.chain.flowcontrol import RateLimiter, rate_limiter_for
+from k8slab.chain.rest_config import RestConfig
+from k8slab.chain.trace import note_throttle
+from k8slab.errors import APIError, K8sLabError, ServerUnreachable, UsageError
+
+__all__ = [
+    "PATCH_TYPES",
+    "RESTClient",
+    "Request",
+    "Result",
+    "ThrottledApiClient",
+    "WatchEvent",
+    "Watcher",
+    "api_client_for",
+    "translate",
+]
+
+PATCH_TYPES = {  # k8s.io/apimachinery/pkg/types/patch.go
+    "json": "application/json-patch+json",
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+
+try:
+    from kubernetes.client import ApiClient as _ApiClient
+except ImportError:  # pragma: no cover - kubernetes is a dependency
+    _ApiClient = object  # type: ignore[assignment,misc]
+
+
+class ThrottledApiClient(_ApiClient):  # type: ignore[misc,valid-type]
+    """A `kubernetes.client.ApiClient` that takes a token from `rate_limiter` before each request."""
+
+    def __init__(self, configuration: Any, rate_limiter: RateLimiter | None = None, user_agent: str = "") -> None:
+        super().__init__(configuration)
+        self.rate_limiter = rate_limiter
+        if user_agent:
+            self.user_agent = user_agent
+
+    def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):  # noqa: ANN001, ANN201
+        note_throttle(self.rate_limiter.accept() if self.rate_limiter is not None else 0.0)
+        try:
+            return super().call_api(method, url, header_params, body, post_params, _request_timeout)
+        finally:
+            note_throttle(0.0)
+
+
+def api_client_for(config: RestConfig) -> ThrottledApiClient:
+    """client-go's `HTTPClientFor` + the limiter of `RESTClientFor`: one client, one bucket."""
+    limiter = config.rate_limiter if config.rate_limiter is not None else rate_limiter_for(config.qps, config.burst)
+    return ThrottledApiClient(config.to_configuration(), limiter, config.user_agent)
+
+
+class RESTClient:
+    """Requests for one API group version of one server (`/api/v1`, `/apis/apps/v1`)."""
+
+    def __init__(self, api_client: Any, *, group: str = "", version: str = "v1") -> None:
+        self.api_client = api_client
+        self.group, self.version = group, version
+        self.base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+
+    @classmethod
+    def for_config(cls, config: RestConfig, *, group: str = "", version: str = "v1") -> "RESTClient":
+        """client-go's `RESTClientFor(config)`."""
+        return cls(api_client_for(config), group=group, version=version)
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        return getattr(self.api_client, "rate_limiter", None)
+
+    def verb(self, verb: str) -> "Request":
+        return Request(self, verb.upper())
+
+    def get(self) -> "Request":
+        return self.verb("GET")
+
+    def post(self) -> "Request":
+        return self.verb("POST")
+
+    def put(self) -> "Request":
+        return self.verb("PUT")
+
+    def delete(self) -> "Request":
+        return self.verb("DELETE")
+
+    def patch(self, patch_type: str) -> "Request":
+        """`patch_type`: json, merge, strategic or apply (or the content type itself)."""
+        content_type = PATCH_TYPES.get(patch_type, patch_type)
+        if content_type not in PATCH_TYPES.values():
+            raise UsageError(f"unknown patch type {patch_type!r}; use one of: {', '.join(PATCH_TYPES)}")
+        return self.verb("PATCH").set_header("Content-Type", content_type)
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    def __repr__(self) -> str:
+        return f"RESTClient({self.base!r}, rate_limiter={self.rate_limiter!r})"
+
+
+_SEGMENT_BAD = re.compile(r"[/%]")
+
+
+class Request:
+    """One request being built; every setter returns the request, so calls chain."""
+
+    def __init__(self, client: RESTClient, verb: str) -> None:
+        self.client, self.verb = client, verb
+        self._namespace: str | None = None
+        self._resource = self._name = ""
+        self._subresource: list[str] = []
+        self._abs_path = ""
+        self._params: list[tuple[str, Any]] = []
+        self._headers: dict[str, str] = {"Accept": "application/json"}
+        self._body: Any = None
+        self._timeout = 0.0
+
+    # -- building ---------------------------------------------------------------------------
+
+    def namespace(self, namespace: str) -> "Request":
+        if self._namespace is not None:
+            raise UsageError(f"namespace already set to {self._namespace!r}, cannot change to {namespace!r}")
+        self._namespace = _segment(namespace, "namespace")
+        return self
+
+    def resource(self, resource: str) -> "Request":
+        self._resource = _segment(resource, "resource").lower()
+        return self
+
+    def name(self, name: str) -> "Request":
+        if not name:
+            raise UsageError("resource name may not be empty")
+        self._name = _segment(name, "name")
+        return self
+
+    def subresource(self, *parts: str) -> "Request":
+        self._subresource = [_segment(p, "subresource") for p in parts]
+        return self
+
+    def abs_path(self, *segments: str) -> "Request":
+        """Replace the group-version prefix with an absolute path (client-go's `AbsPath`)."""
+        self._abs_path = "/" + "/".join(s.strip("/") for s in segments if s.strip("/"))
+        return self
+
+    def param(self, name: str, value: Any) -> "Request":
+        self._params.append((name, value))
+        return self
+
+    def params(self, **options: Any) -> "Request":
+        """ListOptions-style keywords in snake case (`label_selector`, `limit`, `continue_`),
+        sent under their API names (`labelSelector`, ...), like client-go's `VersionedParams`."""
+        for key, value in options.items():
+            if value is not None:
+                head, *rest = key.rstrip("_").split("_")
+                self.param(head + "".join(w.capitalize() for w in rest), value)
+        return self
+
+    def set_header(self, name: str, value: str) -> "Request":
+        self._headers[name] = value
+        return self
+
+    def body(self, obj: Any) -> "Request":
+        """A dict, a list (JSON patch), a model of the Python client, or bytes/str sent as they are."""
+        self._body = obj if isinstance(obj, (bytes, str)) else self.client.api_client.sanitize_for_serialization(obj)
+        if self.verb != "PATCH":
+            self._headers.setdefault("Content-Type", "application/json")
+        return self
+
+    def timeout(self, seconds: float) -> "Request":
+        if seconds <= 0:
+            raise UsageError(f"timeout must be positive, got {seconds}")
+        self._timeout = float(seconds)
+        return self
+
+    def path(self) -> str:
+        parts = [(self._abs_path or self.client.base).rstrip("/")]
+        if self._namespace:
+            parts += ["namespaces", self._namespace]
+        parts += [p for p in (self._resource, self._name, *self._subresource) if p]
+        return "/".join(parts) or "/"
+
+    def url(self) -> str:
+        """Path and query as they will be sent (the query sorted by key, like Go's url.Values)."""
+        query = sorted(self._query(), key=lambda kv: kv[0])
+        return self.path() + ("?" + self.client.api_client.parameters_to_url_query(query, None) if query else "")
+
+    def _query(self) -> list[tuple[str, Any]]:
+        query = list(self._params)
+        if self._timeout:
+            t = self._timeout
+            query.append(("timeout", f"{t:g}s" if t >= 1 else f"{t * 1000:g}ms"))
+        return query
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send(self, *, stream: bool) -> Any:
+        api = self.client.api_client
+        method, url, headers, body, post = api.param_serialize(
+            self.verb,
+            self.path(),
+            query_params=sorted(self._query(), key=lambda kv: kv[0]),
+            header_params=dict(self._headers),
+            body=self._body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = api.call_api(method, url, headers, body, post, _request_timeout=self._timeout or None)
+        except Exception as exc:
+            raise translate(exc, f"{self.verb} {self.path()}", api.configuration.host) from None
+        if not 200 <= response.status < 300:
+            response.read()
+            raise _status_error(response.status, response.data, f"{self.verb} {self.path()}")
+        if not stream:
+            try:
+                response.read()
+            except Exception as exc:
+                raise translate(exc, f"{self.verb} {self.path()}", api.configuration.host) from None
+        return response
+
+    def do(self) -> "Result":
+        """Send the request and read the whole answer; a failure Status raises its APIError."""
+        return Result(self._send(stream=False), self.client.api_client)
+
+    def do_raw(self) -> bytes:
+        return self.do().raw()
+
+    def into(self, type_name: Any) -> Any:
+        """`do()` then decode into a model of the Python client (`"V1PodList"` or the class)."""
+        return self.do().into(type_name)
+
+    def watch(self, into: Any = None) -> "Watcher":
+        """Open a watch; iterate the returned Watcher for events. `into` decodes objects into a model."""
+        if not any(k == "watch" for k, _ in self._params):
+            self.param("watch", True)
+        return Watcher(self._send(stream=True), self.client.api_client, into, f"{self.verb} {self.path()}")
+
+    def stream(self) -> Any:
+        """Send and return the open body (`read()`, `stream()`, `close()`), e.g. for logs."""
+        return self._send(stream=True).response
+
+
+class Result:
+    """A successful answer: `status_code`, `headers`, and the body as bytes, JSON or a model."""
+
+    def __init__(self, response: Any, api_client: Any) -> None:
+        self.status_code: int = response.status
+        self.headers = response.headers  # case-insensitive
+        self._data: bytes = response.data
+        self._api_client = api_client
+
+    def raw(self) -> bytes:
+        return self._data
+
+    def json(self) -> Any:
+        return json.loads(self._data) if self._data else None
+
+    def into(self, type_name: Any) -> Any:
+        name = getattr(type_name, "__name__", type_name)
+        if name in ("dict", "object"):
+            return self.json()
+        return self._api_client.deserialize(self._data.decode("utf-8"), name, self.headers.get("Content-Type"))
+
+    def __repr__(self) -> str:
+        return f"<Result {self.status_code}, {len(self._data)} bytes>"
+
+
+class WatchEvent:
+    """One event of a watch: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR, and its object."""
+
+    __slots__ = ("type", "object")
+
+    def __init__(self, type: str, object: Any) -> None:  # noqa: A002 - client-go's names
+        self.type, self.object = type, object
+
+    def __repr__(self) -> str:
+        meta = getattr(self.object, "metadata", None) or (self.object.get("metadata", {}) if isinstance(self.object, dict) else {})
+        name = getattr(meta, "name", None) or (meta.get("name") if isinstance(meta, dict) else None)
+        return f"WatchEvent({self.type}, {name!r})"
+
+
+class Watcher:
+    """The events of one watch response, read line by line as they arrive.
+
+    Iterate it; `stop()` (or leaving a `with` block) closes the connection and
+    ends the iteration. The server ends a watch after `timeoutSeconds`."""
+
+    def __init__(self, response: Any, api_client: Any, into: Any, what: str) -> None:
+        self._response, self._api_client, self._what = response.response, api_client, what
+        self._into = getattr(into, "__name__", into)
+        self.stopped = False
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(amt=None, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield self._event(line)
+            if buffer.strip():
+                yield self._event(buffer)
+        except Exception as exc:
+            if not self.stopped:
+                raise translate(exc, self._what, self._api_client.configuration.host) from None
+        finally:
+            self.stop()
+
+    def _event(self, line: bytes) -> WatchEvent:
+        raw = json.loads(line)
+        obj = raw.get("object")
+        if self._into and raw.get("type") != "ERROR":
+            obj = self._api_client.deserialize(json.dumps(obj), self._into, "application/json")
+        return WatchEvent(raw.get("type", ""), obj)
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            try:
+                self._response.shutdown()
+            except (AttributeError, OSError):  # pragma: no cover - old urllib3
+                pass
+            self._response.release_conn()
+
+    def __enter__(self) -> "Watcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- errors at the edge ----------------------------------------------------------------------
+
+
+def translate(exc: BaseException, context: str, host: str = "") -> K8sLabError:
+    """A k8slab error for an exception raised by the `kubernetes` client or urllib3."""
+    if isinstance(exc, K8sLabError):
+        return exc
+    if type(exc).__name__ == "ValidationError":  # pydantic, from a generated method's arguments
+        return UsageError(f"{context}: invalid argument ({_first_pydantic_error(exc)})")
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status >= 100:  # kubernetes.client.ApiException with an answer
+        return _status_error(status, getattr(exc, "body", None) or b"", context)
+    reason = getattr(exc, "reason", None) or exc
+    text = str(reason)
+    kind = type(reason).__name__
+    if "SSL" in kind or "SSL" in text or "certificate verify" in text:
+        what = "the TLS handshake failed"
+        hint = "the server's certificate does not match the kubeconfig's certificate-authority; use the lab's current kubeconfig"
+    elif "Timeout" in kind or "timed out" in text:
+        what, hint = "no answer in time", "the server may be overloaded or stopped; raise the timeout or check it"
+    elif "refused" in text:
+        what, hint = "connection refused", "nothing listens there: is the API server running (`k8slab status`)?"
+    elif "resolve" in text or "Name or service" in text:
+        what, hint = "the host name does not resolve", "check the cluster's server in the kubeconfig"
+    else:
+        what, hint = kind, "check the server address and that the API server is running"
+    at = f" at {host}" if host else ""
+    return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what} ({hint})")
+
+
+def _first_pydantic_error(exc: BaseException) -> str:
+    try:
+        err = exc.errors()[0]  # type: ignore[attr-defined]
+        return f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+    except Exception:  # pragma: no cover
+        return str(exc).splitlines()[-1]
+
+
+def _status_error(code: int, body: Any, context: str) -> APIError:
+    if isinstance(body, str):
+        body = body.encode()
+    try:
+        status = json.loads(body or b"{}")
+    except ValueError:
+        status = {"message": (body or b"").decode("utf-8", "replace").strip()[:200] or f"HTTP {code}"}
+    if not isinstance(status, dict):
+        status = {}
+    return APIError.from_status(code, status, context)
+
+
+def _segment(value: str, what: str) -> str:
+    if not isinstance(value, str) or value in (".", "..") or _SEGMENT_BAD.search(value):
+        raise UsageError(f"invalid {what} {value!r}: it must be usable as one URL path segment (no '/', '%', '.' or '..')")
+    return value

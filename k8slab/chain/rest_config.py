@@ -1,0 +1,221 @@
+"""The rest config: everything a client needs to reach and authenticate to one API server.
+
+Mirrors client-go v0.37 `rest/config.go` (`rest.Config`, `TLSClientConfig`,
+`InClusterConfig`); stands for `kubernetes.client.Configuration` of the
+`kubernetes` 37.x Python client, which `to_configuration()` builds field by
+field, and which `fields()` lays side by side with the Go names.
+
+Two differences between the clients show here. client-go keeps certificate
+data in memory; the Python client hands file names to urllib3, so data from a
+kubeconfig is written to private temporary files (mode 0600, removed at exit),
+exactly as `kubernetes.config.load_kube_config` does. And `QPS`/`Burst` have
+no home in `Configuration`: k8slab keeps them here and applies them in
+`rest_client.ThrottledApiClient`.
+
+Kept: host, bearer token (and token file), basic auth, client certificate and
+key (file or data), CA (file or data), insecure, TLS server name, proxy,
+user agent, QPS, Burst, Timeout, a ready-made `RateLimiter`; the in-cluster
+config from a Pod's service-account files.
+Left out: exec and auth-provider plugins, impersonation, `WrapTransport`,
+`Dial`, content negotiation (JSON only), `WarningHandler`.
+Secrets (token, password, key data) never appear in `repr`, `fields()` or
+error messages.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+from k8slab.chain.flowcontrol import RateLimiter
+from k8slab.errors import ConfigError
+
+__all__ = ["DATA_OMITTED", "REDACTED", "RestConfig", "TLSClientConfig", "in_cluster_config"]
+
+REDACTED = "REDACTED"  # what `kubectl config view` prints for tokens
+DATA_OMITTED = "DATA+OMITTED"  # ... and for certificate and key data
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclasses.dataclass
+class TLSClientConfig:
+    """client-go's `rest.TLSClientConfig`: how to check the server and prove who we are."""
+
+    insecure: bool = False
+    server_name: str = ""
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    ca_data: bytes = dataclasses.field(default=b"", repr=False)
+    cert_data: bytes = dataclasses.field(default=b"", repr=False)
+    key_data: bytes = dataclasses.field(default=b"", repr=False)
+
+
+@dataclasses.dataclass(repr=False)
+class RestConfig:
+    """client-go's `rest.Config`. QPS 0 and Burst 0 mean client-go's defaults (5, 10)."""
+
+    host: str
+    bearer_token: str = ""
+    bearer_token_file: str = ""
+    username: str = ""
+    password: str = ""
+    tls: TLSClientConfig = dataclasses.field(default_factory=TLSClientConfig)
+    proxy: str = ""
+    user_agent: str = ""
+    qps: float = 0.0
+    burst: int = 0
+    timeout: float = 0.0
+    rate_limiter: RateLimiter | None = None
+
+    def auth_method(self) -> str:
+        """How this config proves who it is, in words."""
+        if self.tls.cert_data or self.tls.cert_file:
+            return "client certificate"
+        if self.bearer_token or self.bearer_token_file:
+            return "bearer token"
+        if self.username:
+            return "basic auth"
+        return "none (anonymous)"
+
+    def __repr__(self) -> str:
+        return (
+            f"RestConfig(host={self.host!r}, auth={self.auth_method()!r}, "
+            f"qps={self.qps:g}, burst={self.burst})"
+        )
+
+    # -- to the Python client ----------------------------------------------------------
+
+    def to_configuration(self) -> Any:
+        """A `kubernetes.client.Configuration` saying the same thing."""
+        from kubernetes.client import Configuration
+
+        c = Configuration()
+        c.host = self.host.rstrip("/")
+        c.verify_ssl = not self.tls.insecure
+        c.ssl_ca_cert = self.tls.ca_file or _data_file(self.tls.ca_data, "ca.crt")
+        c.cert_file = self.tls.cert_file or _data_file(self.tls.cert_data, "client.crt")
+        c.key_file = self.tls.key_file or _data_file(self.tls.key_data, "client.key")
+        if self.tls.server_name:
+            c.tls_server_name = self.tls.server_name
+        if self.proxy:
+            c.proxy = self.proxy
+        token = self.bearer_token
+        if self.bearer_token_file and not token:
+            token = _read(self.bearer_token_file, "the bearer token file").strip()
+        if token:
+            c.api_key["BearerToken"] = f"Bearer {token}"
+        elif self.username:
+            c.username, c.password = self.username, self.password
+            c.api_key["BearerToken"] = c.get_basic_auth_token()
+        return c
+
+    def fields(self) -> Any:
+        """A DataFrame: each rest.Config field, its value, and where the Python client keeps it."""
+        import pandas as pd
+
+        conf = self.to_configuration()
+        t = self.tls
+
+        def shown(value: Any, secret: bool = False, data: bool = False) -> str:
+            if value in ("", b"", None):
+                return ""
+            if data:
+                return DATA_OMITTED
+            return REDACTED if secret else str(value)
+
+        def conf_file(path: str | None, own: str) -> str:
+            if not path:
+                return ""
+            return path if path == own else "(temporary file written from the data)"
+
+        rows = [
+            ("Host", self.host, "host", conf.host),
+            ("BearerToken", shown(self.bearer_token, secret=True), "api_key['BearerToken']",
+             REDACTED if "BearerToken" in conf.api_key else ""),
+            ("BearerTokenFile", self.bearer_token_file, "(read once into api_key)", ""),
+            ("Username", self.username, "username", conf.username or ""),
+            ("Password", shown(self.password, secret=True), "password", shown(conf.password, secret=True)),
+            ("TLSClientConfig.Insecure", str(t.insecure), "verify_ssl", str(conf.verify_ssl)),
+            ("TLSClientConfig.ServerName", t.server_name, "tls_server_name", conf.tls_server_name or ""),
+            ("TLSClientConfig.CAFile", t.ca_file, "ssl_ca_cert", conf_file(conf.ssl_ca_cert, t.ca_file)),
+            ("TLSClientConfig.CAData", shown(t.ca_data, data=True), "", ""),
+            ("TLSClientConfig.CertFile", t.cert_file, "cert_file", conf_file(conf.cert_file, t.cert_file)),
+            ("TLSClientConfig.CertData", shown(t.cert_data, data=True), "", ""),
+            ("TLSClientConfig.KeyFile", t.key_file, "key_file", conf_file(conf.key_file, t.key_file)),
+            ("TLSClientConfig.KeyData", shown(t.key_data, data=True), "", ""),
+            ("Proxy", self.proxy, "proxy", conf.proxy or ""),
+            ("UserAgent", self.user_agent, "ApiClient.user_agent", self.user_agent or _default_user_agent()),
+            ("QPS", f"{self.qps:g}", "(none: k8slab's ThrottledApiClient)", ""),
+            ("Burst", str(self.burst), "(none: k8slab's ThrottledApiClient)", ""),
+            ("Timeout", f"{self.timeout:g}", "(per call: _request_timeout)", ""),
+        ]
+        return pd.DataFrame(rows, columns=["rest.Config", "value", "Configuration", "value there"])
+
+
+def in_cluster_config(environ: Mapping[str, str] | None = None, sa_dir: Path = SERVICE_ACCOUNT_DIR) -> RestConfig:
+    """client-go's `rest.InClusterConfig`: the Pod's service account, the `kubernetes` Service.
+
+    Raises ConfigError outside a Pod (no KUBERNETES_SERVICE_HOST/PORT) or when
+    the token is not mounted."""
+    env = os.environ if environ is None else environ
+    host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "")
+    if not host or not port:
+        raise ConfigError(
+            "not running inside a Pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set "
+            "(use a kubeconfig instead)"
+        )
+    token_file = sa_dir / "token"
+    token = _read(str(token_file), "the service-account token").strip()
+    ca = sa_dir / "ca.crt"
+    host = f"[{host}]" if ":" in host else host  # net.JoinHostPort brackets IPv6
+    return RestConfig(
+        host=f"https://{host}:{port}",
+        bearer_token=token,
+        bearer_token_file=str(token_file),
+        tls=TLSClientConfig(ca_file=str(ca) if ca.is_file() else ""),
+    )
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}; check the path and its permissions") from None
+
+
+# -- certificate data as files, for urllib3 --------------------------------------------
+
+_files_lock = threading.Lock()
+_files_dir: str | None = None
+
+
+def _data_file(data: bytes, name: str) -> str | None:
+    """A private file holding `data` (one per distinct content), removed at exit."""
+    global _files_dir
+    if not data:
+        return None
+    with _files_lock:
+        if _files_dir is None:
+            _files_dir = tempfile.mkdtemp(prefix="k8slab-tls-")
+            atexit.register(shutil.rmtree, _files_dir, True)
+        path = Path(_files_dir) / f"{hashlib.sha256(data).hexdigest()[:16]}-{name}"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        return str(path)
+
+
+def _default_user_agent() -> str:
+    from kubernetes import __version__
+
+    return f"OpenAPI-Generator/{__version__}/python"  # what ApiClient sends unless told otherwise

@@ -1,0 +1,76 @@
+"""A mock transport: the bottom of the chain, without a server.
+
+    client = mock_api_client(lambda req: (200, {"kind": "PodList", "items": []}))
+    RESTClient(client).get().resource("pods").do()
+    client.rest_client.requests[0].path      # "/api/v1/pods"
+
+Stands where the `kubernetes` 37.x client's `rest.RESTClientObject` stands
+(its `request(method, url, headers, body, post_params, _request_timeout)`
+returns a `rest.RESTResponse` around a urllib3 response), as client-go's
+`rest/fake` RESTClient and httpx's `MockTransport` do: everything above it
+(auth headers, query encoding, throttling, the trace, decoding, errors) runs
+for real.
+
+The handler gets a `MockRequest` and returns `(status, payload)` or
+`(status, payload, headers)`; a dict or list payload is sent as JSON, bytes
+as they are (a watch is bytes of JSON lines). Raising from the handler
+stands for a transport failure (e.g. `urllib3.exceptions.MaxRetryError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from k8slab.chain.flowcontrol import RateLimiter
+from k8slab.chain.rest_client import ThrottledApiClient
+from k8slab.chain.rest_config import RestConfig
+
+__all__ = ["MockRequest", "MockTransport", "mock_api_client"]
+
+
+@dataclasses.dataclass
+class MockRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+Handler = Callable[[MockRequest], tuple]
+
+
+class MockTransport:
+    """Answers requests with a handler and keeps every request it saw."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[MockRequest] = []
+
+    def request(self, method: str, url: str, headers: Any = None, body: Any = None,
+                post_params: Any = None, _request_timeout: Any = None) -> Any:
+        import urllib3
+        from kubernetes.client.rest import RESTResponse
+
+        parts = urlsplit(url)
+        req = MockRequest(method, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), dict(headers or {}), body)
+        self.requests.append(req)
+        status, payload, *rest = self.handler(req)
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        reply_headers = {"Content-Type": "application/json", **(rest[0] if rest else {})}
+        raw = urllib3.HTTPResponse(body=io.BytesIO(data), status=status, headers=reply_headers, preload_content=False)
+        return RESTResponse(raw)
+
+    def close(self) -> None:
+        pass
+
+
+def mock_api_client(handler: Handler, *, rate_limiter: RateLimiter | None = None, token: str = "") -> ThrottledApiClient:
+    """A `ThrottledApiClient` whose transport is a `MockTransport` (at `.rest_client`)."""
+    client = ThrottledApiClient(RestConfig(host="https://mock.invalid", bearer_token=token).to_configuration(), rate_limiter)
+    client.rest_client = MockTransport(handler)
+    return client
