@@ -6,14 +6,17 @@ One module per client-go file (v0.32):
     thread_safe_store.py  thread_safe_store.go   the locked map with indices
     store.py              store.go               Store / Indexer, key functions, deep_copy
     delta_fifo.py         delta_fifo.go          the queue of per-object deltas
-    reflector.py          reflector.go           list, then watch; the ListerWatcher protocol
+    listwatch_types.py    listwatch.go           the ListerWatcher / Watch protocols (the HTTP seam)
+    pager.py              tools/pager            listing page by page
+    reflector.py          reflector.go           list, then watch, with client-go's RV rules
     controller.py         controller.go          the pop loop, process_deltas, handler types
     shared_informer.py    shared_informer.go     one cache, many handlers
     listers.py            listers.go             namespace-aware reads, label selectors
     factory.py            informers/factory.go   one informer per resource
+    _wait.py              apimachinery wait      backoff and interruptible sleeps
     testing/              testing/               FakeSource, an in-memory list/watch source
 
-The reflector knows no HTTP: it calls a `ListerWatcher` (see reflector.py).
+The reflector knows no HTTP: it calls a `ListerWatcher` (see listwatch_types.py).
 Objects are plain dicts shared by everyone reading the cache: deep-copy
 before changing one.
 """
@@ -31,7 +34,8 @@ from k8slab.cache.delta_fifo import Delta, DeletedFinalStateUnknown, DeltaFIFO, 
 from k8slab.cache.factory import SharedInformerFactory
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listers import Lister, NamespaceLister, parse_selector
-from k8slab.cache.reflector import ListerWatcher, Reflector, Watch
+from k8slab.cache.listwatch_types import ListerWatcher, Watch
+from k8slab.cache.reflector import Reflector
 from k8slab.cache.shared_informer import ResourceEventHandlerRegistration, SharedIndexInformer, wait_for_cache_sync
 from k8slab.cache.store import (
     Indexer,

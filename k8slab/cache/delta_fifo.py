@@ -148,11 +148,13 @@ class DeltaFIFO:
         with self._lock:
             self._populated = True
             self._queue_action_locked(DeltaType.ADDED, obj)
+            self._cond.notify()
 
     def update(self, obj: Any) -> None:
         with self._lock:
             self._populated = True
             self._queue_action_locked(DeltaType.UPDATED, obj)
+            self._cond.notify()
 
     def delete(self, obj: Any) -> None:
         """Queue a deletion, unless the key is neither queued nor known (already reported)."""
@@ -164,6 +166,7 @@ class DeltaFIFO:
                 if known is None or known.get_by_key(key) is None:
                     return  # presumably deleted by a relist already: don't report it twice
             self._queue_action_locked(DeltaType.DELETED, obj)
+            self._cond.notify()
 
     def add_if_not_present(self, deltas: Deltas) -> None:
         """Put popped deltas back, unless the key was queued again meanwhile."""
@@ -201,6 +204,7 @@ class DeltaFIFO:
             if not self._populated:
                 self._populated = True
                 self._initial_population_count = len(keys) + queued_deletions
+            self._cond.notify_all()
 
     def resync(self) -> None:
         """Queue a Sync for every known object that has no delta waiting."""
@@ -214,6 +218,7 @@ class DeltaFIFO:
                 obj = known.get_by_key(key)
                 if obj is not None:
                     self._queue_action_locked(DeltaType.SYNC, obj, key)
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Wake every `pop`; once empty, `pop` raises FIFOClosed."""
@@ -286,7 +291,7 @@ class DeltaFIFO:
     def _queue_action_locked(
         self, action: DeltaType, obj: Any, key: str | None = None, internal: DeltaType | None = None
     ) -> None:
-        """Append a delta for `obj`; merge two trailing deletions; wake a popper."""
+        """Append a delta for `obj`; merge two trailing deletions. The caller wakes poppers."""
         if key is None:
             key = self.key_of(obj)
         # Every object passes here once: the place to transform it. Tombstones and
@@ -300,9 +305,8 @@ class DeltaFIFO:
             self._queue.append(key)
         else:
             deltas.append(Delta(action, obj))
-            if action is DeltaType.DELETED and len(deltas) > 1 and deltas[-2].type is DeltaType.DELETED:
+            if action is DeltaType.DELETED and deltas[-2].type is DeltaType.DELETED:
                 _dedup_deletions(deltas)
-        self._cond.notify()
 
     def _add_if_not_present_locked(self, key: str, deltas: Deltas) -> None:
         self._populated = True

@@ -1,7 +1,7 @@
 """The Reflector: keeps a Store in step with the API server by listing, then watching.
 
-Mirrors client-go v0.32 `tools/cache/reflector.go` and the pager it lists with
-(`tools/pager/pager.go`).
+Mirrors client-go v0.32 `tools/cache/reflector.go`. It lists through
+`pager.py` and calls a `ListerWatcher` (listwatch_types.py): it knows no HTTP.
 
 Kept, with the reasons client-go gives:
 - List resource versions: the first list asks for RV "0" (any cached state,
@@ -34,11 +34,13 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable
 
 from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache import _wait
+from k8slab.cache.listwatch_types import ListerWatcher, Watch
+from k8slab.cache.pager import PAGE_SIZE, is_resource_expired, list_pages
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_store
 
 __all__ = ["ListerWatcher", "Reflector", "Watch", "INITIAL_EVENTS_END_ANNOTATION"]
@@ -46,54 +48,10 @@ __all__ = ["ListerWatcher", "Reflector", "Watch", "INITIAL_EVENTS_END_ANNOTATION
 log = logging.getLogger(__name__)
 
 # Defaults, in one place (client-go's values).
-PAGE_SIZE = 500  # tools/pager defaultPageSize
 MIN_WATCH_TIMEOUT = 300.0  # watch timeout is random in [5, 10) minutes
 BACKOFF = dict(initial=0.8, cap=30.0, reset_after=120.0, factor=2.0, jitter=1.0)
 VERY_SHORT_WATCH = 1.0  # a watch closing sooner, with no event, is an error
 INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
-
-
-class Watch(Protocol):
-    """An open watch: iterate it for events; `stop()` ends it.
-
-    Iterating yields event dicts `{"type": t, "object": obj}` in server order,
-    where `t` is "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR" and `obj`
-    is the parsed object (for ERROR, a `Status` dict with its HTTP `code`).
-    Iteration blocks until the next event and ends (StopIteration) when the
-    server closes the stream, its timeout passes, or `stop()` is called.
-    `stop()` must be safe to call from another thread, more than once, and
-    must make a blocked iteration end promptly.
-    """
-
-    def __iter__(self) -> Iterator[dict[str, Any]]: ...
-    def stop(self) -> None: ...
-
-
-class ListerWatcher(Protocol):
-    """The two API calls a reflector makes; the seam between cache and HTTP.
-
-    Both take `options`, a dict whose keys mirror metav1.ListOptions; an
-    absent key means unset:
-      resource_version        str: "" (consistent read), "0" (any), or an RV
-      resource_version_match  str: "NotOlderThan" or "Exact"
-      limit                   int: page size (lists only)
-      continue_               str: the continue token of the previous page
-      timeout_seconds         int: server-side watch timeout
-      allow_watch_bookmarks   bool
-      send_initial_events     bool: the WatchList stream (watch only)
-      label_selector, field_selector   str (an adapter may add its own)
-
-    `list(options)` returns the parsed List object: `{"metadata":
-    {"resourceVersion": str, "continue": str (absent or "" on the last page)},
-    "items": [object, ...]}`. `watch(options)` returns a `Watch`.
-    Failures raise k8slab.errors: `Gone` for 410 (an expired RV or continue
-    token), `TooManyRequests` for 429, `ServerUnreachable` when no HTTP answer
-    came, other `APIError`s from the Status. Objects are handed to the store
-    as given: return fresh dicts and never touch them again.
-    """
-
-    def list(self, options: dict[str, Any]) -> dict[str, Any]: ...
-    def watch(self, options: dict[str, Any]) -> Watch: ...
 
 
 class _StopRequested(Exception):
@@ -216,48 +174,18 @@ class Reflector:
         else:
             page_size = PAGE_SIZE
         try:
-            result, paginated = self._list_pages({"resource_version": rv}, page_size)
+            result, paginated = list_pages(self._lw.list, {"resource_version": rv}, page_size)
         except Exception as err:
-            if not (_is_expired(err) or _is_too_large_resource_version(err)):
+            if not (is_resource_expired(err) or _is_too_large_resource_version(err)):
                 raise
             self._set_unavailable(True)  # retry at once with RV "": a consistent read
-            result, paginated = self._list_pages({"resource_version": self._relist_resource_version()}, page_size)
+            result, paginated = list_pages(self._lw.list, {"resource_version": self._relist_resource_version()}, page_size)
         if rv == "0" and paginated:
             self._paginated_result = True
         self._set_unavailable(False)
         new_rv = (result.get("metadata") or {}).get("resourceVersion", "")
         self._store.replace(result.get("items") or [], new_rv)
         self._set_last_sync_resource_version(new_rv)
-
-    def _list_pages(self, options: dict[str, Any], page_size: int) -> tuple[dict[str, Any], bool]:
-        """Gather a list page by page (client-go's pager); returns (list, was it paginated)."""
-        opts = dict(options)
-        if page_size:
-            opts["limit"] = page_size
-        items: list[Any] | None = None
-        list_rv = ""
-        paginated = False
-        while True:
-            try:
-                page = self._lw.list(opts)
-            except Exception as err:
-                if not (_is_expired(err) and opts.get("continue_")):
-                    raise
-                # The snapshot behind the continue token was compacted: one full list instead.
-                return self._lw.list(dict(options)), paginated
-            metadata = page.get("metadata") or {}
-            token = metadata.get("continue") or ""
-            if items is None:
-                if not token:
-                    return page, paginated
-                items, list_rv = [], metadata.get("resourceVersion", "")
-            items.extend(page.get("items") or ())
-            if not token:
-                return {"metadata": {"resourceVersion": list_rv}, "items": items}, paginated
-            opts["continue_"] = token
-            opts["resource_version"] = ""  # an RV with a continue token is refused by the server
-            opts.pop("resource_version_match", None)
-            paginated = True
 
     # -- watch -----------------------------------------------------------------
 
@@ -297,7 +225,7 @@ class Reflector:
                 return
             if error is None:
                 continue  # ended normally: watch again from the last RV, no relist
-            if _is_expired(error):
+            if is_resource_expired(error):
                 log.debug("%s: watch closed with %s; will relist", self.name, error)
                 return
             if isinstance(error, errors.TooManyRequests):
@@ -400,7 +328,7 @@ class Reflector:
         if _is_retriable(err):
             _wait.sleep(self._clock, stop, self._backoff.next_delay())
             return True
-        if _is_expired(err) or _is_too_large_resource_version(err):
+        if is_resource_expired(err) or _is_too_large_resource_version(err):
             self._set_unavailable(True)
             return True
         return False
@@ -460,14 +388,10 @@ class Reflector:
 
 def default_watch_error_handler(reflector: Reflector, err: Exception) -> None:
     """Log why a list-and-watch cycle ended (client-go's DefaultWatchErrorHandler)."""
-    if _is_expired(err):
+    if is_resource_expired(err):
         log.debug("%s: watch of %s closed with: %s", reflector.name, reflector.expected_type, err)
     else:
         log.warning("%s: failed to list/watch %s: %s", reflector.name, reflector.expected_type, err)
-
-
-def _is_expired(err: BaseException) -> bool:
-    return isinstance(err, errors.Gone) or (isinstance(err, errors.APIError) and err.reason == "Expired")
 
 
 def _is_too_large_resource_version(err: BaseException) -> bool:

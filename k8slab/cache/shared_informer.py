@@ -101,8 +101,10 @@ class _ProcessorListener:
         self.resync_period = resync_period
         self.next_resync = now + resync_period
         self._resync_lock = threading.Lock()
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._pending: deque[tuple[Any, ...]] = deque()
+        self._idle = False  # the thread waits for work: `add` must wake it
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._upstream_has_synced = upstream_has_synced
@@ -112,15 +114,16 @@ class _ProcessorListener:
         """The informer has synced and this handler has handled every initial-list add."""
         if not self._upstream_has_synced():
             return False
-        with self._cond:
+        with self._lock:
             return self._initial_adds_pending <= 0
 
     def add(self, notification: tuple[Any, ...]) -> None:
-        with self._cond:
+        with self._lock:
             if notification[0] is _ADD and notification[2]:
                 self._initial_adds_pending += 1
             self._pending.append(notification)
-            self._cond.notify()
+            if self._idle:
+                self._wake.notify()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"handler {self.handler!r:.60}", daemon=True)
@@ -128,37 +131,49 @@ class _ProcessorListener:
 
     def stop(self) -> None:
         """End the thread after the notification in hand; the rest of the buffer is dropped."""
-        with self._cond:
+        with self._lock:
             self._stopped = True
-            self._cond.notify()
+            self._wake.notify()
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        handler = self.handler
+        """Take everything buffered at once, hand it to the handler in order, repeat."""
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._pending and not self._stopped:
-                    self._cond.wait()
+                    self._idle = True
+                    self._wake.wait()
+                    self._idle = False
                 if self._stopped:
                     return
-                notification = self._pending.popleft()
-            kind = notification[0]
+                batch, self._pending = self._pending, deque()
+            initial_adds = 0
             try:
-                if kind is _UPDATE:
-                    handler.on_update(notification[1], notification[2])
-                elif kind is _ADD:
-                    handler.on_add(notification[1], notification[2])
-                else:
-                    handler.on_delete(notification[1])
-            except Exception:
-                log.exception("event handler %r failed on %s; skipping this notification", handler, kind)
+                for notification in batch:
+                    if self._stopped:
+                        return
+                    if notification[0] is _ADD and notification[2]:
+                        initial_adds += 1
+                    self._deliver(notification)
             finally:
-                if kind is _ADD and notification[2]:
-                    with self._cond:
-                        self._initial_adds_pending -= 1
+                if initial_adds:
+                    with self._lock:
+                        self._initial_adds_pending -= initial_adds
+
+    def _deliver(self, notification: tuple[Any, ...]) -> None:
+        kind = notification[0]
+        try:
+            if kind is _UPDATE:
+                self.handler.on_update(notification[1], notification[2])
+            elif kind is _ADD:
+                self.handler.on_add(notification[1], notification[2])
+            else:
+                self.handler.on_delete(notification[1])
+        except Exception:
+            log.exception("event handler %r failed on %s; skipping this notification", self.handler, kind)
 
     def should_resync(self, now: float) -> bool:
         with self._resync_lock:
