@@ -1,0 +1,141 @@
+"""Benchmark the lab: build time, start-to-ready, a 100-replica Deployment, idle memory.
+
+    python bench/lab.py                 # warm starts (both profiles), Deployment, RSS
+    python bench/lab.py --cold          # also a cold build into an empty cache (10-20 min)
+
+Figures are printed, with each target and, for start-up, a baseline measured
+side by side in the same run: the same binaries with the same flags started
+by a bare loop (no certificate generation, no state, no binary checks), which
+is the floor any launcher can reach on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from k8slab.lab import Lab  # noqa: E402
+from k8slab.lab import components as comp  # noqa: E402
+from k8slab.lab.build import resolve_binaries  # noqa: E402
+
+TARGETS = {"minimal": 10.0, "cluster": 20.0}
+RSS_TARGET_MB = 1536
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds:.2f} s"
+
+
+def cold_build() -> None:
+    """Build every binary into an empty k8slab cache and an empty Go build cache."""
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as gocache:
+        env = dict(os.environ, K8SLAB_CACHE_DIR=cache, GOCACHE=gocache)
+        env.pop("KUBEBUILDER_ASSETS", None)
+        start = time.monotonic()
+        subprocess.run([sys.executable, "-m", "k8slab", "build", "--profile", "cluster"], env=env, check=True)
+        print(f"cold build of all six binaries (empty build cache, module downloads cached): "
+              f"{(time.monotonic() - start) / 60:.1f} min")
+
+
+def k8slab_start(profile: str, root: Path, i: int) -> tuple[float, Lab]:
+    lab = Lab(f"bench-{profile}-{i}", profile=profile, state_dir=root / f"{profile}-{i}", progress=None)
+    start = time.monotonic()
+    lab.up()
+    return time.monotonic() - start, lab
+
+
+def floor_start(profile: str, root: Path, i: int) -> float:
+    """The same processes and flags, started by a bare loop; certificates made beforehand."""
+    lab = Lab(f"floor-{profile}-{i}", profile=profile, state_dir=root / f"floor-{profile}-{i}", progress=None)
+    binaries = resolve_binaries([comp.COMPONENTS[c].binary_name for c in lab.components], progress=None)
+    lab._fresh_state_dir()  # PKI and ports: not timed
+    if profile == "cluster":
+        from k8slab.lab.cluster import prepare_kwok
+        prepare_kwok(lab)
+    procs = []
+    start = time.monotonic()
+    try:
+        for name in lab.components:
+            spec = comp.COMPONENTS[name]
+            proc = comp.spawn(binaries[spec.binary_name], spec.args(lab), lab.log_path(name))
+            procs.append(proc)
+            lab._state["processes"][name] = {"pid": proc.pid, "create_time": proc.create_time()}
+            while not spec.ready(lab):
+                time.sleep(0.02)
+        if profile == "cluster":
+            from k8slab.lab.cluster import finish_cluster
+            finish_cluster(lab)
+        return time.monotonic() - start
+    finally:
+        lab._save_state()
+        lab.down()
+
+
+def starts(profile: str, n: int, root: Path) -> None:
+    ours, floor = [], []
+    for i in range(n):
+        floor.append(floor_start(profile, root, i))
+        t, lab = k8slab_start(profile, root, i)
+        ours.append(t)
+        lab.down()
+    m, f = statistics.median(ours), statistics.median(floor)
+    print(f"{profile:8s} start-to-ready, median of {n}: k8slab {fmt(m)}  bare-loop floor {fmt(f)}  "
+          f"ratio {m / f:.2f}x  target < {TARGETS[profile]:.0f} s: {'met' if m < TARGETS[profile] else 'MISSED'}"
+          f"  (k8slab runs: {', '.join(f'{x:.1f}' for x in ours)})")
+
+
+def deployment_and_memory(root: Path, replicas: int) -> None:
+    from kubernetes import client
+
+    lab = Lab("bench-deploy", profile="cluster", state_dir=root / "deploy", progress=None).up()
+    try:
+        apps = client.AppsV1Api(lab.api_client())
+        time.sleep(10)  # let start-up settle before reading idle memory
+        rows = lab.status()
+        total = sum(r["rss_mb"] for r in rows)
+        print("idle RSS, cluster profile (3 nodes):")
+        for r in rows:
+            print(f"  {r['component']:24s} {r['rss_mb']:7.1f} MB")
+        print(f"  {'total':24s} {total:7.1f} MB  target < {RSS_TARGET_MB} MB: {'met' if total < RSS_TARGET_MB else 'MISSED'}")
+        labels = {"app": "bench"}
+        body = {"metadata": {"name": "bench"}, "spec": {
+            "replicas": replicas, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+        start = time.monotonic()
+        apps.create_namespaced_deployment("default", body)
+        while (apps.read_namespaced_deployment("bench", "default").status.available_replicas or 0) < replicas:
+            time.sleep(0.1)
+        print(f"{replicas}-replica Deployment to fully available: {fmt(time.monotonic() - start)}")
+        rows = lab.status()
+        parts = ", ".join(f"{r['component']} {r['rss_mb']:.0f}" for r in rows)
+        print(f"RSS with {replicas} Pods running: {sum(r['rss_mb'] for r in rows):.0f} MB ({parts})")
+    finally:
+        lab.down()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cold", action="store_true", help="also time a cold build (10-20 minutes)")
+    p.add_argument("--starts", type=int, default=5)
+    p.add_argument("--replicas", type=int, default=100)
+    p.add_argument("--profile", choices=["minimal", "cluster", "both"], default="both")
+    args = p.parse_args()
+    if args.cold:
+        cold_build()
+    with tempfile.TemporaryDirectory(prefix="k8slab-bench-") as tmp:
+        root = Path(tmp)
+        for profile in (["minimal", "cluster"] if args.profile == "both" else [args.profile]):
+            starts(profile, args.starts, root)
+        deployment_and_memory(root, args.replicas)
+
+
+if __name__ == "__main__":
+    main()
