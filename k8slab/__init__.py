@@ -13,6 +13,7 @@ from typing import Any
 # name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "Lab": "k8slab.lab",
+    "connect": "k8slab.lab",
     "errors": "k8slab.errors",
 }
 

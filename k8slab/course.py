@@ -9,8 +9,10 @@ session against one lab, the way CI does.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .errors import UsageError
@@ -73,26 +75,80 @@ def _stop_test_lab(name: str) -> None:
 
 
 def run_course(lab_name: str = "default", headless: bool = False, port: int | None = None) -> int:
-    """Start the lab, then JupyterLab on the course (or run it headless)."""
+    """Start (or adopt) the lab, then serve the course in JupyterLab, or run it headless.
+
+    Whatever this call started (the lab, JupyterLab) is stopped when it ends:
+    on Ctrl-C, on SIGTERM, or when JupyterLab exits.
+    """
     _need_repo()
     from .lab import Lab
 
     lab = Lab(lab_name)
     lab.up()
-    env = dict(os.environ, K8SLAB_LAB=lab.name)
-    if headless:
-        cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
-               "--nbval-sanitize-with", str(NOTEBOOKS / "sanitize.cfg"), str(NOTEBOOKS), "-v"]
-        return subprocess.call(cmd, cwd=REPO, env=env)
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}", "--no-browser",
-           "--ServerApp.ip=127.0.0.1"]
-    if port:
-        cmd.append(f"--ServerApp.port={port}")
-    print(f"k8slab: serving the course with JupyterLab; the lab's kubeconfig: {lab.kubeconfig}", flush=True)
+    os.environ["K8SLAB_LAB"] = lab.name  # kernels started from here adopt this lab
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return subprocess.call(cmd, cwd=NOTEBOOKS, env=env)
+        if headless:
+            return run_headless()
+        cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}", "--no-browser",
+               "--ServerApp.ip=127.0.0.1"]
+        if port:
+            cmd.append(f"--ServerApp.port={port}")
+        print(f"k8slab: the lab is up ({lab.profile}); starting JupyterLab on the course. "
+              "Ctrl-C stops JupyterLab and the lab.", flush=True)
+        server = subprocess.Popen(cmd, cwd=NOTEBOOKS)
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            if server.poll() is None:
+                server.terminate()
+                try:
+                    server.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
     except KeyboardInterrupt:
-        return 0
+        return 130
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if lab.started_here:
             lab.down()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_headless(notebooks: list[Path] | None = None, timeout: int = 900) -> int:
+    """Execute each notebook top to bottom (outputs are not saved); print a summary."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    paths = notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    if not paths:
+        raise UsageError(f"no notebooks in {NOTEBOOKS}")
+    rows = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        cells = sum(1 for c in nb.cells if c.cell_type == "code")
+        start = time.monotonic()
+        print(f"running {path.name} ({cells} code cells) ...", flush=True)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(NOTEBOOKS)}})
+        try:
+            client.execute()
+            outcome, ran = "pass", cells
+        except CellExecutionError as exc:
+            ran = sum(1 for c in nb.cells if c.cell_type == "code" and c.get("execution_count"))
+            outcome = "FAIL: " + str(exc).strip().splitlines()[-1][:120]
+        rows.append((path.name, ran, cells, time.monotonic() - start, outcome))
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'notebook'.ljust(width)}  cells  time     result")
+    for name, ran, cells, secs, outcome in rows:
+        print(f"{name.ljust(width)}  {ran:>2}/{cells:<2}  {secs:6.1f}s  {outcome}")
+    failed = sum(1 for r in rows if r[4] != "pass")
+    print(f"{len(rows) - failed} of {len(rows)} notebooks passed")
+    return 1 if failed else 0

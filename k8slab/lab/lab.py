@@ -64,6 +64,8 @@ class Lab:
     or "minimal" (etcd and kube-apiserver only).
     """
 
+    is_lab = True  # see external.py: the course also runs on clusters k8slab did not start
+
     def __init__(
         self,
         name: str | None = None,
