@@ -1,4 +1,4 @@
-"""client-go's tools/cache in small: Reflector -> DeltaFIFO -> Indexer -> SharedIndexInformer -> handlers.
+"""client-go's tools/cache, small: Reflector -> DeltaFIFO -> Indexer -> informer -> handlers.
 
 One module per client-go file (v0.32):
 
@@ -30,13 +30,25 @@ from k8slab.cache.controller import (
     new_informer,
     process_deltas,
 )
-from k8slab.cache.delta_fifo import Delta, DeletedFinalStateUnknown, DeltaFIFO, Deltas, DeltaType, FIFOClosed, Requeue
+from k8slab.cache.delta_fifo import (
+    Delta,
+    DeletedFinalStateUnknown,
+    DeltaFIFO,
+    Deltas,
+    DeltaType,
+    FIFOClosed,
+    Requeue,
+)
 from k8slab.cache.factory import SharedInformerFactory
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listers import Lister, NamespaceLister, parse_selector
 from k8slab.cache.listwatch_types import ListerWatcher, Watch
 from k8slab.cache.reflector import Reflector
-from k8slab.cache.shared_informer import ResourceEventHandlerRegistration, SharedIndexInformer, wait_for_cache_sync
+from k8slab.cache.shared_informer import (
+    ResourceEventHandlerRegistration,
+    SharedIndexInformer,
+    wait_for_cache_sync,
+)
 from k8slab.cache.store import (
     Indexer,
     Store,

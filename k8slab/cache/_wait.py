@@ -23,7 +23,7 @@ __all__ = ["ExponentialBackoff", "sleep"]
 
 
 class ExponentialBackoff:
-    """client-go's `NewExponentialBackoffManager(initial, cap, reset_after, factor, jitter, clock)`."""
+    """client-go's `NewExponentialBackoffManager(init, max, reset, factor, jitter, clock)`."""
 
     def __init__(
         self,

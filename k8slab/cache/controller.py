@@ -104,7 +104,9 @@ class FilteringResourceEventHandler:
             self.handler.on_delete(obj)
 
 
-def process_deltas(handler: ResourceEventHandler, client_state: Store, deltas: Deltas, is_in_initial_list: bool) -> None:
+def process_deltas(
+    handler: ResourceEventHandler, client_state: Store, deltas: Deltas, is_in_initial_list: bool
+) -> None:
     """Write each delta to the store, then tell the handler, oldest delta first."""
     for kind, obj in deltas:
         if kind is DeltaType.DELETED:
@@ -167,7 +169,9 @@ class Controller:
             reflector.watch_error_handler = c.watch_error_handler
         with self._lock:
             self._reflector = reflector
-        thread = threading.Thread(target=reflector.run, args=(stop,), name=reflector.name, daemon=True)
+        thread = threading.Thread(
+            target=reflector.run, args=(stop,), name=reflector.name, daemon=True
+        )
         thread.start()
         self._process_loop()
         thread.join()
@@ -202,7 +206,9 @@ def new_informer(
 ) -> tuple[Store, Controller]:
     """An informer for one handler, no sharing (client-go's NewIndexerInformer)."""
     client_state = new_indexer(deletion_handling_meta_namespace_key_func, indexers or {})
-    fifo = DeltaFIFO(known_objects=client_state, emit_delta_type_replaced=True, transformer=transform)
+    fifo = DeltaFIFO(
+        known_objects=client_state, emit_delta_type_replaced=True, transformer=transform
+    )
 
     def process(deltas: Deltas, is_in_initial_list: bool) -> None:
         process_deltas(handler, client_state, deltas, is_in_initial_list)

@@ -191,7 +191,8 @@ class DeltaFIFO:
                 if isinstance(last, DeletedFinalStateUnknown):
                     last = last.obj
                 queued_deletions += 1
-                self._queue_action_locked(DeltaType.DELETED, DeletedFinalStateUnknown(key, last), key)
+                tombstone = DeletedFinalStateUnknown(key, last)
+                self._queue_action_locked(DeltaType.DELETED, tombstone, key)
 
             if self._known_objects is not None:  # known to the consumer, nothing queued
                 for key in self._known_objects.list_keys():
@@ -199,7 +200,8 @@ class DeltaFIFO:
                         continue
                     last = self._known_objects.get_by_key(key)
                     queued_deletions += 1
-                    self._queue_action_locked(DeltaType.DELETED, DeletedFinalStateUnknown(key, last), key)
+                    tombstone = DeletedFinalStateUnknown(key, last)
+                    self._queue_action_locked(DeltaType.DELETED, tombstone, key)
 
             if not self._populated:
                 self._populated = True
@@ -214,7 +216,7 @@ class DeltaFIFO:
                 return
             for key in known.list_keys():
                 if key in self._items:
-                    continue  # a pending delta is newer than the store: a Sync would go back in time
+                    continue  # a pending delta is newer than the store: Sync would go back
                 obj = known.get_by_key(key)
                 if obj is not None:
                     self._queue_action_locked(DeltaType.SYNC, obj, key)
@@ -254,7 +256,7 @@ class DeltaFIFO:
             return deltas
 
     def has_synced(self) -> bool:
-        """True once the first replace's items were all popped (or an add/update/delete came first)."""
+        """True once the first replace's items were all popped (or add/update/delete came first)."""
         with self._lock:
             return self._populated and self._initial_population_count == 0
 

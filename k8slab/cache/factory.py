@@ -54,7 +54,9 @@ class SharedInformerFactory:
         self._threads: dict[str, threading.Thread] = {}
         self._shutting_down = False
 
-    def informer_for(self, resource_key: str, new_func: NewInformerFunc | None = None) -> SharedIndexInformer:
+    def informer_for(
+        self, resource_key: str, new_func: NewInformerFunc | None = None
+    ) -> SharedIndexInformer:
         """The informer for `resource_key`, created by `new_func` on first request."""
         with self._lock:
             informer = self._informers.get(resource_key)
@@ -63,7 +65,9 @@ class SharedInformerFactory:
             resync = self._custom_resync.get(resource_key, self._default_resync)
             lister_watcher = self._lister_watcher_for(resource_key)
             if new_func is None:
-                informer = SharedIndexInformer(lister_watcher, resource_key, resync, clock=self._clock)
+                informer = SharedIndexInformer(
+                    lister_watcher, resource_key, resync, clock=self._clock
+                )
             else:
                 informer = new_func(lister_watcher, resync)
             if self._transform is not None:
@@ -82,15 +86,22 @@ class SharedInformerFactory:
                 return
             for key, informer in self._informers.items():
                 if key not in self._threads:
-                    thread = threading.Thread(target=informer.run, args=(stop,), name=f"informer {key}", daemon=True)
+                    thread = threading.Thread(
+                        target=informer.run, args=(stop,), name=f"informer {key}", daemon=True
+                    )
                     thread.start()
                     self._threads[key] = thread
 
-    def wait_for_cache_sync(self, stop: threading.Event, timeout: float | None = None) -> dict[str, bool]:
+    def wait_for_cache_sync(
+        self, stop: threading.Event, timeout: float | None = None
+    ) -> dict[str, bool]:
         """Wait for every started informer to sync; resource key -> synced."""
         with self._lock:
             started = {key: self._informers[key] for key in self._threads}
-        return {key: wait_for_cache_sync(stop, inf.has_synced, timeout=timeout) for key, inf in started.items()}
+        return {
+            key: wait_for_cache_sync(stop, informer.has_synced, timeout=timeout)
+            for key, informer in started.items()
+        }
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Start nothing more and wait for the informer threads (set `stop` first)."""

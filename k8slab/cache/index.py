@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-__all__ = ["Index", "IndexFunc", "Indexers", "Indices", "NAMESPACE_INDEX", "meta_namespace_index_func"]
+__all__ = [
+    "NAMESPACE_INDEX",
+    "Index",
+    "IndexFunc",
+    "Indexers",
+    "Indices",
+    "meta_namespace_index_func",
+]
 
 IndexFunc = Callable[[Any], list[str]]
 """Computes the indexed values of an object (zero, one or many strings)."""

@@ -140,7 +140,9 @@ class NamespaceLister:
         if NAMESPACE_INDEX in self._indexer.get_indexers():
             objects = self._indexer.by_index(NAMESPACE_INDEX, self.namespace)
         else:  # no index: scan, as client-go falls back to
-            objects = [o for o in self._indexer.list() if o["metadata"].get("namespace") == self.namespace]
+            objects = [
+                o for o in self._indexer.list() if o["metadata"].get("namespace") == self.namespace
+            ]
         if not selector:
             return objects
         matches = parse_selector(selector)

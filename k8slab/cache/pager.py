@@ -26,11 +26,15 @@ PAGE_SIZE = 500  # client-go's defaultPageSize
 
 def is_resource_expired(err: BaseException) -> bool:
     """410 Gone / reason "Expired" (apimachinery's IsResourceExpired or IsGone)."""
-    return isinstance(err, errors.Gone) or (isinstance(err, errors.APIError) and err.reason == "Expired")
+    if isinstance(err, errors.Gone):
+        return True
+    return isinstance(err, errors.APIError) and err.reason == "Expired"
 
 
 def list_pages(
-    list_func: Callable[[dict[str, Any]], dict[str, Any]], options: dict[str, Any], page_size: int = PAGE_SIZE
+    list_func: Callable[[dict[str, Any]], dict[str, Any]],
+    options: dict[str, Any],
+    page_size: int = PAGE_SIZE,
 ) -> tuple[dict[str, Any], bool]:
     """Call `list_func` page by page (no limit if `page_size` is 0); returns (list, paginated)."""
     opts = dict(options)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import Any, Callable
+from typing import Callable
 
 from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock
@@ -52,6 +52,10 @@ MIN_WATCH_TIMEOUT = 300.0  # watch timeout is random in [5, 10) minutes
 BACKOFF = dict(initial=0.8, cap=30.0, reset_after=120.0, factor=2.0, jitter=1.0)
 VERY_SHORT_WATCH = 1.0  # a watch closing sooner, with no event, is an error
 INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+
+
+WatchErrorHandler = Callable[["Reflector", Exception], None]
+"""Called with the reflector and the error whenever a list-and-watch cycle fails."""
 
 
 class _StopRequested(Exception):
@@ -107,7 +111,7 @@ class Reflector:
         self.use_watch_list = use_watch_list
         self.watch_list_page_size = watch_list_page_size
         self.should_resync = should_resync
-        self.watch_error_handler: Callable[[Reflector, Exception], None] = default_watch_error_handler
+        self.watch_error_handler: WatchErrorHandler = default_watch_error_handler
         self._lw = lister_watcher
         self._store = store
         self._clock = clock
@@ -147,7 +151,7 @@ class Reflector:
                     if w is None:
                         return  # stopped
                 except Exception as err:
-                    log.warning("%s: the watch-list request failed, falling back to list: %s", self.name, err)
+                    log.warning("%s: watch-list failed, falling back to list: %s", self.name, err)
             if w is None:
                 self._list()
             cycle.resync_from = self._clock.now()
@@ -179,13 +183,14 @@ class Reflector:
             if not (is_resource_expired(err) or _is_too_large_resource_version(err)):
                 raise
             self._set_unavailable(True)  # retry at once with RV "": a consistent read
-            result, paginated = list_pages(self._lw.list, {"resource_version": self._relist_resource_version()}, page_size)
+            options = {"resource_version": self._relist_resource_version()}
+            result, paginated = list_pages(self._lw.list, options, page_size)
         if rv == "0" and paginated:
             self._paginated_result = True
         self._set_unavailable(False)
         new_rv = (result.get("metadata") or {}).get("resourceVersion", "")
         self._store.replace(result.get("items") or [], new_rv)
-        self._set_last_sync_resource_version(new_rv)
+        self._set_last_sync_rv(new_rv)
 
     # -- watch -----------------------------------------------------------------
 
@@ -215,7 +220,7 @@ class Reflector:
             cycle.open(w)
             error: Exception | None = None
             try:
-                self._handle_watch(w, self._store, stop, self._set_last_sync_resource_version, start)
+                self._handle_watch(w, self._store, stop, self._set_last_sync_rv, start)
             except Exception as err:
                 error = err
             finally:
@@ -242,7 +247,7 @@ class Reflector:
         stop: threading.Event,
         set_rv: Callable[[str], None],
         start: float,
-        exit_on_initial_events_end: bool = False,
+        exit_on_initial_end: bool = False,
     ) -> bool:
         """Apply events to `store` until the watch ends; True if initial-events-end came."""
         count = 0
@@ -252,7 +257,8 @@ class Reflector:
                 raise _StopRequested()
             kind, obj = event["type"], event["object"]
             if kind == "ERROR":
-                raise errors.APIError.from_status(int(obj.get("code") or 500), obj, f"watch of {self.expected_type}")
+                context = f"watch of {self.expected_type}"
+                raise errors.APIError.from_status(int(obj.get("code") or 500), obj, context)
             try:
                 metadata = obj["metadata"]
                 if kind == "ADDED":
@@ -262,7 +268,8 @@ class Reflector:
                 elif kind == "DELETED":
                     store.delete(obj)
                 elif kind == "BOOKMARK":
-                    if (metadata.get("annotations") or {}).get(INITIAL_EVENTS_END_ANNOTATION) == "true":
+                    annotations = metadata.get("annotations") or {}
+                    if annotations.get(INITIAL_EVENTS_END_ANNOTATION) == "true":
                         initial_events_end = True
                 else:
                     log.error("%s: unable to understand watch event type %r", self.name, kind)
@@ -272,12 +279,12 @@ class Reflector:
                 continue
             set_rv(rv)
             count += 1
-            if exit_on_initial_events_end and initial_events_end:
+            if exit_on_initial_end and initial_events_end:
                 return True
         if stop.is_set():
             raise _StopRequested()
         if count == 0 and self._clock.now() - start < VERY_SHORT_WATCH:
-            raise errors.K8sLabError(f"very short watch: {self.name}: closed within a second with no event")
+            raise errors.K8sLabError(f"very short watch: {self.name}: under 1 s, no event")
         return initial_events_end
 
     def _watch_list(self, stop: threading.Event, cycle: _Cycle) -> Watch | None:
@@ -308,7 +315,7 @@ class Reflector:
                 raise
             cycle.open(w)
             try:
-                if self._handle_watch(w, temporary, stop, set_rv, start, exit_on_initial_events_end=True):
+                if self._handle_watch(w, temporary, stop, set_rv, start, exit_on_initial_end=True):
                     break
                 w.stop()  # ended before the initial events did: start over
             except _StopRequested:
@@ -321,7 +328,7 @@ class Reflector:
                 raise
         self._set_unavailable(False)
         self._store.replace(temporary.list(), streamed_rv)
-        self._set_last_sync_resource_version(streamed_rv)
+        self._set_last_sync_rv(streamed_rv)
         return w
 
     def _retry_watch_list(self, err: Exception, stop: threading.Event) -> bool:
@@ -364,7 +371,7 @@ class Reflector:
 
     # -- resource versions -----------------------------------------------------
 
-    def _set_last_sync_resource_version(self, rv: str) -> None:
+    def _set_last_sync_rv(self, rv: str) -> None:
         with self._rv_lock:
             self._last_sync_resource_version = rv
 
@@ -401,8 +408,10 @@ def _is_too_large_resource_version(err: BaseException) -> bool:
     if any(c.get("reason") == "ResourceVersionTooLarge" for c in causes):
         return True
     too_large = "Too large resource version"
-    return err.code == 504 and (
-        too_large in str(err.status.get("message", "")) or any(c.get("message") == too_large for c in causes)
+    if err.code != 504:
+        return False
+    return too_large in str(err.status.get("message", "")) or any(
+        c.get("message") == too_large for c in causes
     )
 
 

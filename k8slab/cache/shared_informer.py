@@ -62,8 +62,10 @@ class ResourceEventHandlerRegistration(Protocol):
     def has_synced(self) -> bool: ...
 
 
-def wait_for_cache_sync(stop: threading.Event, *has_synced: Callable[[], bool], timeout: float | None = None) -> bool:
-    """Poll the `has_synced` functions every 100 ms until all are true (True) or stop/timeout (False)."""
+def wait_for_cache_sync(
+    stop: threading.Event, *has_synced: Callable[[], bool], timeout: float | None = None
+) -> bool:
+    """Poll `has_synced` functions every 100 ms: True once all are, False on stop or timeout."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while not all(f() for f in has_synced):
         wait = SYNCED_POLL_PERIOD
@@ -126,7 +128,8 @@ class _ProcessorListener:
                 self._wake.notify()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"handler {self.handler!r:.60}", daemon=True)
+        name = f"handler {self.handler!r:.60}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -173,7 +176,7 @@ class _ProcessorListener:
             else:
                 self.handler.on_delete(notification[1])
         except Exception:
-            log.exception("event handler %r failed on %s; skipping this notification", self.handler, kind)
+            log.exception("handler %r failed on %s; skipping this notification", self.handler, kind)
 
     def should_resync(self, now: float) -> bool:
         with self._resync_lock:
@@ -246,7 +249,8 @@ class _SharedProcessor:
     def resync_check_period_changed(self, check: float) -> None:
         with self._lock:
             for listener in self._listeners:
-                listener.set_resync_period(_determine_resync_period(listener.requested_resync_period, check))
+                period = _determine_resync_period(listener.requested_resync_period, check)
+                listener.set_resync_period(period)
 
 
 class SharedIndexInformer:
@@ -287,9 +291,13 @@ class SharedIndexInformer:
         """Run the pipeline and the handlers until `stop` is set. Only once per informer."""
         with self._started_lock:
             if self._started:
-                log.warning("informer for %s has started already; run() only once", self.object_description)
+                log.warning("informer for %s has already started", self.object_description)
                 return
-            fifo = DeltaFIFO(known_objects=self._indexer, emit_delta_type_replaced=True, transformer=self._transform)
+            fifo = DeltaFIFO(
+                known_objects=self._indexer,
+                emit_delta_type_replaced=True,
+                transformer=self._transform,
+            )
             config = Config(
                 queue=fifo,
                 lister_watcher=self._lister_watcher,
@@ -304,7 +312,9 @@ class SharedIndexInformer:
             self._controller = Controller(config)
             self._started = True
         processor_stop = threading.Event()
-        processor = threading.Thread(target=self._processor.run, args=(processor_stop,), name="processor", daemon=True)
+        processor = threading.Thread(
+            target=self._processor.run, args=(processor_stop,), name="processor", daemon=True
+        )
         processor.start()
         try:
             self._controller.run(stop)
@@ -327,11 +337,12 @@ class SharedIndexInformer:
                 raise errors.UsageError(f"handler {handler!r} not added: the informer has stopped")
             if resync_period > 0:
                 if resync_period < MINIMUM_RESYNC_PERIOD:
-                    log.warning("resync period %s s is below the minimum; using %s s", resync_period, MINIMUM_RESYNC_PERIOD)
+                    log.warning("resync period %s s too small; using 1 s", resync_period)
                     resync_period = MINIMUM_RESYNC_PERIOD
                 if resync_period < self._resync_check_period:
                     if self._started:
-                        log.warning("informer started already: resync period raised to %s s", self._resync_check_period)
+                        check = self._resync_check_period
+                        log.warning("informer started: resync period raised to %s s", check)
                         resync_period = self._resync_check_period
                     else:
                         self._resync_check_period = resync_period
@@ -405,7 +416,7 @@ class SharedIndexInformer:
             self._indexer.add_indexers(indexers)
 
     def set_transform(self, transform: Callable[[Any], Any] | None) -> None:
-        """Transform every object before it is cached (e.g. drop managedFields). Before start only."""
+        """Transform every object before caching it (e.g. drop managedFields). Before start only."""
         with self._started_lock:
             if self._started:
                 raise errors.UsageError("set_transform: the informer has already started")

@@ -76,7 +76,7 @@ def meta_namespace_key_func(obj: dict[str, Any]) -> str:
         metadata = obj["metadata"]
         name = metadata["name"]
     except (KeyError, TypeError):
-        raise errors.UsageError(f"cannot compute a key: object has no metadata.name: {obj!r:.200}") from None
+        raise errors.UsageError(f"cannot compute a key: no metadata.name in {obj!r:.200}") from None
     namespace = metadata.get("namespace")
     return f"{namespace}/{name}" if namespace else name
 
@@ -121,7 +121,7 @@ def deep_copy(obj: Any) -> Any:
 
 
 class _Cache:
-    """The Indexer that `new_store` and `new_indexer` return: a key function over a ThreadSafeStore."""
+    """What `new_store` and `new_indexer` return: a key function over a ThreadSafeStore."""
 
     def __init__(self, key_func: KeyFunc, indexers: Indexers | None) -> None:
         self._key_func = key_func
@@ -163,6 +163,8 @@ def new_store(key_func: KeyFunc = meta_namespace_key_func) -> Store:
     return _Cache(key_func, None)
 
 
-def new_indexer(key_func: KeyFunc = meta_namespace_key_func, indexers: Indexers | None = None) -> Indexer:
+def new_indexer(
+    key_func: KeyFunc = meta_namespace_key_func, indexers: Indexers | None = None
+) -> Indexer:
     """A thread-safe Store with the given named indices."""
     return _Cache(key_func, indexers or {})

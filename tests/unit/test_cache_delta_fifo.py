@@ -32,8 +32,8 @@ def known(*objects: dict):
     return store
 
 
-def pop(f: DeltaFIFO) -> list[Delta]:
-    return f.pop(lambda deltas, initial: None, timeout=2)
+def pop(f: DeltaFIFO, timeout: float = 2) -> list[Delta]:
+    return f.pop(lambda deltas, initial: None, timeout=timeout)
 
 
 def pop_with_initial(f: DeltaFIFO) -> tuple[list[Delta], bool]:
@@ -137,7 +137,8 @@ def test_replace_makes_deletions_for_objects_only_in_the_queue():
     f = DeltaFIFO()  # no known objects at all
     f.add(obj("baz", 10))
     f.replace([obj("foo", 5)], "0")
-    assert pop(f) == [Delta(ADDED, obj("baz", 10)), Delta(DELETED, DeletedFinalStateUnknown("baz", obj("baz", 10)))]
+    tombstone = DeletedFinalStateUnknown("baz", obj("baz", 10))
+    assert pop(f) == [Delta(ADDED, obj("baz", 10)), Delta(DELETED, tombstone)]
     assert pop(f) == [Delta(REPLACED, obj("foo", 5))]
 
 
@@ -221,7 +222,7 @@ def test_an_add_before_any_replace_counts_as_synced():
 def test_pop_blocks_until_an_add():
     f = DeltaFIFO()
     popped = []
-    t = threading.Thread(target=lambda: popped.append(f.pop(lambda d, i: None, timeout=10)), daemon=True)
+    t = threading.Thread(target=lambda: popped.append(pop(f, timeout=10)), daemon=True)
     t.start()
     t.join(0.2)
     assert t.is_alive() and not popped  # still waiting
@@ -264,7 +265,11 @@ def test_pop_runs_process_under_the_queue_lock():
     blocked_add_finished = threading.Event()
 
     def process(deltas, initial):
-        t = threading.Thread(target=lambda: (f.add(obj("b", 2)), blocked_add_finished.set()), daemon=True)
+        def add_b():
+            f.add(obj("b", 2))
+            blocked_add_finished.set()
+
+        t = threading.Thread(target=add_b, daemon=True)
         t.start()
         # The add cannot complete while process runs: the queue's lock is held.
         assert not blocked_add_finished.wait(0.2)

@@ -11,6 +11,7 @@ from k8slab.cache.shared_informer import SharedIndexInformer
 from k8slab.cache.testing import FakeSource, config_map
 
 WAIT = 10.0
+BOTH_SYNCED = {"configmaps": True, "secrets": True}
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def factory(sources):
         built.append(resource)
         return sources[resource]
 
-    f = SharedInformerFactory(lister_watcher_for, default_resync=0.0, custom_resync={"secrets": 60.0})
+    f = SharedInformerFactory(lister_watcher_for, custom_resync={"secrets": 60.0})
     f.built = built  # type: ignore[attr-defined]
     stop = threading.Event()
     f.stop = stop  # type: ignore[attr-defined]
@@ -60,7 +61,7 @@ def test_start_runs_informers_and_wait_reports_each_resource(factory):
     factory.informer_for("configmaps")
     factory.informer_for("secrets")
     factory.start(factory.stop)
-    assert factory.wait_for_cache_sync(factory.stop, timeout=WAIT) == {"configmaps": True, "secrets": True}
+    assert factory.wait_for_cache_sync(factory.stop, timeout=WAIT) == BOTH_SYNCED
     assert factory.lister_for("configmaps").namespace("default").get("a")["metadata"]["name"] == "a"
 
 
@@ -71,7 +72,7 @@ def test_informers_asked_for_after_start_need_another_start(factory):
     assert not late.has_started()
     assert list(factory.wait_for_cache_sync(factory.stop, timeout=WAIT)) == ["configmaps"]
     factory.start(factory.stop)
-    assert factory.wait_for_cache_sync(factory.stop, timeout=WAIT) == {"configmaps": True, "secrets": True}
+    assert factory.wait_for_cache_sync(factory.stop, timeout=WAIT) == BOTH_SYNCED
 
 
 def test_shutdown_waits_for_the_informers_and_blocks_new_starts(factory):
@@ -97,7 +98,8 @@ def test_the_factory_transform_applies_to_every_informer(sources):
         informer = f.informer_for("configmaps")
         f.start(stop)
         assert f.wait_for_cache_sync(stop, timeout=WAIT) == {"configmaps": True}
-        assert informer.get_store().get_by_key("default/a")["metadata"]["annotations"] == {"seen-by": "factory"}
+        cached = informer.get_store().get_by_key("default/a")
+        assert cached["metadata"]["annotations"] == {"seen-by": "factory"}
     finally:
         stop.set()
         f.shutdown(timeout=WAIT)

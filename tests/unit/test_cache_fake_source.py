@@ -12,10 +12,11 @@ from k8slab.cache.testing import FakeSource, config_map
 
 def events(w) -> list[tuple[str, str, str]]:
     """(type, name, resourceVersion) of the events waiting on a watch."""
-    return [
-        (e["type"], e["object"]["metadata"].get("name", ""), e["object"]["metadata"]["resourceVersion"])
-        for e in w.drain()
-    ]
+    summary = []
+    for e in w.drain():
+        metadata = e["object"]["metadata"]
+        summary.append((e["type"], metadata.get("name", ""), metadata["resourceVersion"]))
+    return summary
 
 
 def test_changes_take_increasing_resource_versions_and_keep_the_uid():
@@ -23,7 +24,7 @@ def test_changes_take_increasing_resource_versions_and_keep_the_uid():
     a = source.add(config_map("a"))
     b = source.add(config_map("b"))
     a2 = source.modify(config_map("a", data={"k": "v"}))
-    assert [a["metadata"]["resourceVersion"], b["metadata"]["resourceVersion"], a2["metadata"]["resourceVersion"]] == ["1", "2", "3"]
+    assert [o["metadata"]["resourceVersion"] for o in (a, b, a2)] == ["1", "2", "3"]
     assert a2["metadata"]["uid"] == a["metadata"]["uid"] != b["metadata"]["uid"]
     assert source.resource_version == "3"
 
@@ -39,9 +40,15 @@ def test_delete_and_recreate_gets_a_new_uid():
 @pytest.mark.parametrize(
     "action, error",
     [
-        pytest.param(lambda s: s.add(config_map("a")), errors.AlreadyExists, id="adding an existing object"),
-        pytest.param(lambda s: s.modify(config_map("zz")), errors.NotFound, id="modifying a missing object"),
-        pytest.param(lambda s: s.delete(config_map("zz")), errors.NotFound, id="deleting a missing object"),
+        pytest.param(
+            lambda s: s.add(config_map("a")), errors.AlreadyExists, id="adding an existing object"
+        ),
+        pytest.param(
+            lambda s: s.modify(config_map("zz")), errors.NotFound, id="modifying a missing object"
+        ),
+        pytest.param(
+            lambda s: s.delete(config_map("zz")), errors.NotFound, id="deleting a missing object"
+        ),
     ],
 )
 def test_invalid_changes_raise_api_errors(action, error):
@@ -185,7 +192,8 @@ def test_bookmarks_go_only_to_watches_that_asked():
     without = source.watch({"resource_version": "1"})
     assert source.send_bookmark() == "1"
     (bookmark,) = with_bookmarks.drain()
-    assert bookmark["type"] == "BOOKMARK" and bookmark["object"]["metadata"] == {"resourceVersion": "1"}
+    assert bookmark["type"] == "BOOKMARK"
+    assert bookmark["object"]["metadata"] == {"resourceVersion": "1"}
     assert without.drain() == []
 
 
@@ -193,7 +201,13 @@ def test_send_initial_events_ends_with_the_annotated_bookmark():
     source = FakeSource()
     source.add(config_map("a"))
     source.add(config_map("b"))
-    w = source.watch({"send_initial_events": True, "resource_version_match": "NotOlderThan", "allow_watch_bookmarks": True})
+    w = source.watch(
+        {
+            "send_initial_events": True,
+            "resource_version_match": "NotOlderThan",
+            "allow_watch_bookmarks": True,
+        }
+    )
     got = w.drain()
     assert [e["type"] for e in got] == ["ADDED", "ADDED", "BOOKMARK"]
     assert got[-1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}

@@ -61,7 +61,8 @@ def test_multiple_values_per_object():
     assert sorted(store.list_index_func_values("by_user")) == ["bert", "elmo", "ernie"]
     assert sorted(o["metadata"]["name"] for o in store.by_index("by_user", "elmo")) == ["a", "b"]
     # index(): everything sharing at least one value with the given object
-    assert sorted(o["metadata"]["name"] for o in store.index("by_user", pod("q", users=["ernie", "elmo"]))) == ["a", "b"]
+    sharing = store.index("by_user", pod("q", users=["ernie", "elmo"]))
+    assert sorted(o["metadata"]["name"] for o in sharing) == ["a", "b"]
 
 
 def test_replace_rebuilds_every_index():

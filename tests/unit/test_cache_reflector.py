@@ -6,6 +6,7 @@ Every wait is bounded; time-based behaviour runs on a FakeClock.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import Any, Callable
@@ -59,12 +60,16 @@ class RecordingStore:
 class Harness:
     """A reflector over a FakeSource, run in a thread, stopped at teardown."""
 
-    def __init__(self, source: FakeSource, store: Any = None, resync: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, source: FakeSource, store: Any = None, resync: float = 0.0, **kwargs: Any
+    ) -> None:
         self.source = source
         self.clock = FakeClock()
         self.store = store if store is not None else new_store()
         kwargs.setdefault("rand", lambda: 0.0)  # no jitter: exact delays, timeout 300 s
-        self.reflector = Reflector(source, "configmaps", self.store, resync, clock=self.clock, **kwargs)
+        self.reflector = Reflector(
+            source, "configmaps", self.store, resync, clock=self.clock, **kwargs
+        )
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -84,7 +89,7 @@ class Harness:
         return sorted(self.store.list_keys())
 
     def source_keys(self) -> list[str]:
-        return sorted(f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}' for o in self.source.objects())
+        return sorted(key_of(o) for o in self.source.objects())
 
     def step_until(self, condition: Callable[[], bool], step: float = 0.5) -> None:
         """Move the fake clock forward in steps until `condition` holds (for backoff waits)."""
@@ -110,6 +115,10 @@ def harnesses():
         h.close()
 
 
+def key_of(o: dict) -> str:
+    return f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}'
+
+
 def source_with(n: int) -> FakeSource:
     source = FakeSource()
     for i in range(n):
@@ -124,13 +133,14 @@ def test_first_list_uses_rv_zero_and_pages_of_500(harnesses):
     assert len(h.keys()) == 1200
     assert [c.get("resource_version") for c in source.list_calls] == ["0", "", ""]
     assert [c.get("limit") for c in source.list_calls] == [500, 500, 500]
-    assert "continue_" not in source.list_calls[0] and all("continue_" in c for c in source.list_calls[1:])
+    assert "continue_" not in source.list_calls[0]
+    assert all("continue_" in c for c in source.list_calls[1:])
     assert h.reflector.last_sync_resource_version() == "1200"
 
 
 def test_watch_starts_at_the_listed_rv_with_bookmarks_and_a_5_to_10_minute_timeout(harnesses):
     source = source_with(3)
-    harnesses(source, rand=__import__("random").random).start("list_and_watch")
+    harnesses(source, rand=random.random).start("list_and_watch")
     eventually(lambda: len(source.watch_calls) == 1)
     options = source.watch_calls[0]
     assert options["resource_version"] == "3"
@@ -181,7 +191,7 @@ def test_a_watch_closed_at_once_with_no_event_counts_as_an_error_and_relists(har
     eventually(lambda: len(source.watch_calls) == 1)
     source.reset_watches()  # within the first (fake) second, no event: "very short watch"
     h.step_until(lambda: len(source.list_calls) == 2)
-    assert source.list_calls[1] == {"resource_version": "2"}  # a relist at the last RV, not paginated
+    assert source.list_calls[1] == {"resource_version": "2"}  # at the last RV, not paginated
 
 
 def test_410_relists_at_the_last_rv_and_converges(harnesses):
@@ -271,7 +281,8 @@ def test_too_large_resource_version_falls_back_to_rv_empty(harnesses):
     def list_too_large_once(options):
         seen.append(dict(options))
         if len(seen) == 1:
-            status = {"code": 504, "reason": "Timeout", "details": {"causes": [{"reason": "ResourceVersionTooLarge"}]}}
+            causes = [{"reason": "ResourceVersionTooLarge"}]
+            status = {"code": 504, "reason": "Timeout", "details": {"causes": causes}}
             raise errors.APIError.from_status(504, status)
         return real_list(options)
 
@@ -355,9 +366,7 @@ def test_a_429_on_an_open_watch_backs_off_and_rewatches(harnesses):
     source = source_with(1)
     h = harnesses(source).start("list_and_watch")
     eventually(lambda: len(source.watch_calls) == 1)
-    for w in list(source._watches):
-        w._send("ERROR", {"kind": "Status", "code": 429, "reason": "TooManyRequests", "message": "slow down"})
-        w._close()
+    source.send_error(429, "TooManyRequests", "slow down")
     h.step_until(lambda: len(source.watch_calls) == 2)
     assert len(source.list_calls) == 1
 
@@ -365,8 +374,12 @@ def test_a_429_on_an_open_watch_backs_off_and_rewatches(harnesses):
 @pytest.mark.parametrize(
     "jitter_draw, expected",
     [
-        pytest.param(0.0, [0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0], id="no jitter doubles up to the 30 s cap"),
-        pytest.param(1.0, [1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 60.0, 60.0], id="full jitter adds up to the delay again"),
+        pytest.param(
+            0.0, [0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0], id="no jitter: doubling, 30 s cap"
+        ),
+        pytest.param(
+            1.0, [1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 60.0, 60.0], id="full jitter: up to twice that"
+        ),
     ],
 )
 def test_backoff_sequence(jitter_draw, expected):
@@ -416,4 +429,4 @@ def test_stop_ends_run_promptly_even_mid_watch(harnesses):
     h.stop.set()
     h.thread.join(WAIT)
     assert not h.thread.is_alive()
-    assert source._watches == set()  # the open watch was stopped
+    assert source.open_watches == 0  # the open watch was stopped

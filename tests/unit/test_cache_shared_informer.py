@@ -7,6 +7,7 @@ Every wait is bounded; resync timing runs on a FakeClock.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from typing import Any, Callable
@@ -66,7 +67,8 @@ class Recorder:
 
     def on_update(self, old: Any, new: Any) -> None:
         with self._lock:
-            self.events.append(("update", name_of(new), old["metadata"]["resourceVersion"], new["metadata"]["resourceVersion"]))
+            rvs = old["metadata"]["resourceVersion"], new["metadata"]["resourceVersion"]
+            self.events.append(("update", name_of(new), *rvs))
 
     def on_delete(self, obj: Any) -> None:
         with self._lock:
@@ -86,7 +88,9 @@ class Running:
     def __init__(self, source: FakeSource, resync: float = 0.0, **kwargs: Any) -> None:
         self.source = source
         self.clock = FakeClock()
-        self.informer = SharedIndexInformer(source, "configmaps", resync, clock=self.clock, **kwargs)
+        self.informer = SharedIndexInformer(
+            source, "configmaps", resync, clock=self.clock, **kwargs
+        )
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.informer.run, args=(self.stop,), daemon=True)
 
@@ -122,6 +126,10 @@ def running():
     for r in made:
         if r.thread.is_alive():
             r.close()
+
+
+def key_of(o: dict) -> str:
+    return f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}'
 
 
 def source_with(*names: str) -> FakeSource:
@@ -204,7 +212,7 @@ def test_a_slow_handler_does_not_block_a_fast_one_or_the_cache(running):
     assert slow_seen == []  # still stuck on its first notification
     release.set()
     eventually(lambda: len(slow_seen) == 51)
-    assert slow_seen == ["a"] + [f"n{i}" for i in range(50)]  # its own buffer kept every one, in order
+    assert slow_seen == ["a"] + [f"n{i}" for i in range(50)]  # its buffer kept all, in order
 
 
 def test_a_missed_delete_arrives_as_a_tombstone_after_a_relist(running):
@@ -219,7 +227,7 @@ def test_a_missed_delete_arrives_as_a_tombstone_after_a_relist(running):
     source.expire_watches()
     r.step_until(lambda: ("delete", "tombstone:default/b") in rec.snapshot())
     assert sorted(r.informer.get_store().list_keys()) == ["default/a"]
-    # "a" came back in the relist unchanged: a Replaced delta, delivered as an update with the same RV
+    # "a" came back unchanged in the relist: Replaced, delivered as an update with the same RV
     assert ("update", "a", "1", "1") in rec.snapshot()
 
 
@@ -308,7 +316,8 @@ def test_add_indexers_after_start_back_fills(running):
     r.informer.add_indexers({"team": lambda o: [o["metadata"].get("labels", {}).get("team", "")]})
     assert r.informer.get_indexer().index_keys("team", "red") == ["default/a"]
     source.add(config_map("c", labels={"team": "red"}))
-    eventually(lambda: r.informer.get_indexer().index_keys("team", "red") == ["default/a", "default/c"])
+    indexer = r.informer.get_indexer()
+    eventually(lambda: indexer.index_keys("team", "red") == ["default/a", "default/c"])
 
 
 def test_a_stopped_informer_refuses_handlers_and_indexers(running):
@@ -323,7 +332,9 @@ def test_a_stopped_informer_refuses_handlers_and_indexers(running):
 
 def test_transform_applies_before_caching_and_only_before_start(running):
     source = FakeSource()
-    source.add({**config_map("a"), "metadata": {"name": "a", "namespace": "default", "managedFields": [{"m": 1}]}})
+    obj = config_map("a")
+    obj["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    source.add(obj)
     r = running(source)
 
     def strip(obj):
@@ -396,8 +407,8 @@ def test_handler_funcs_ignore_missing_callables():
 @pytest.mark.parametrize(
     "delta_type, cached, expected",
     [
-        pytest.param(DeltaType.ADDED, False, "add", id="an added object new to the cache is an add"),
-        pytest.param(DeltaType.ADDED, True, "update", id="an added object already cached is an update"),
+        pytest.param(DeltaType.ADDED, False, "add", id="an added object new to the cache: add"),
+        pytest.param(DeltaType.ADDED, True, "update", id="an added object already cached: update"),
         pytest.param(DeltaType.REPLACED, False, "add", id="a relisted new object is an add"),
         pytest.param(DeltaType.SYNC, True, "update", id="a resync is an update"),
         pytest.param(DeltaType.DELETED, True, "delete", id="a deletion removes and notifies"),
@@ -424,7 +435,7 @@ def test_new_informer_runs_one_handler_without_sharing():
     thread.start()
     try:
         assert wait_for_cache_sync(stop, controller.has_synced, timeout=WAIT)
-        eventually(lambda: len(rec.snapshot()) == 2)  # handled inline, before has_synced could be true
+        eventually(lambda: len(rec.snapshot()) == 2)
         assert sorted(store.list_keys()) == ["default/a", "default/b"]
         assert controller.last_sync_resource_version() == "2"
     finally:
@@ -442,13 +453,13 @@ class Mirror:
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
         with self._lock:
-            self.objects[f'{obj["metadata"]["namespace"]}/{obj["metadata"]["name"]}'] = obj
+            self.objects[key_of(obj)] = obj
 
     def on_update(self, old: Any, new: Any) -> None:
         self.on_add(new, False)
 
     def on_delete(self, obj: Any) -> None:
-        key = obj.key if isinstance(obj, DeletedFinalStateUnknown) else f'{obj["metadata"]["namespace"]}/{obj["metadata"]["name"]}'
+        key = obj.key if isinstance(obj, DeletedFinalStateUnknown) else key_of(obj)
         with self._lock:
             self.objects.pop(key, None)
 
@@ -459,8 +470,6 @@ class Mirror:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_cache_and_handlers_converge_after_churn_with_lost_events_and_410s(running, seed):
-    import random
-
     rnd = random.Random(seed)
     source = source_with("a", "b")
     r = running(source)
@@ -486,7 +495,7 @@ def test_cache_and_handlers_converge_after_churn_with_lost_events_and_410s(runni
     source.expire_watches()  # the 410 forces a relist that repairs every lost event
 
     def as_map(objects):
-        return {f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}': o["metadata"]["resourceVersion"] for o in objects}
+        return {key_of(o): o["metadata"]["resourceVersion"] for o in objects}
 
     want = as_map(source.objects())
     r.step_until(lambda: as_map(r.informer.get_store().list()) == want)

@@ -31,8 +31,13 @@ def obj(name: str, value: str = "", namespace: str | None = "ns") -> dict:
 
 STORES = [
     pytest.param(lambda: new_store(), id="a plain store"),
-    pytest.param(lambda: new_indexer(meta_namespace_key_func, {NAMESPACE_INDEX: meta_namespace_index_func}), id="an indexer"),
-    pytest.param(lambda: new_indexer(deletion_handling_meta_namespace_key_func), id="an informer's indexer"),
+    pytest.param(
+        lambda: new_indexer(meta_namespace_key_func, {NAMESPACE_INDEX: meta_namespace_index_func}),
+        id="an indexer",
+    ),
+    pytest.param(
+        lambda: new_indexer(deletion_handling_meta_namespace_key_func), id="an informer's indexer"
+    ),
 ]
 
 
@@ -92,9 +97,9 @@ def test_resync_changes_nothing(store):
 @pytest.mark.parametrize(
     "given, key",
     [
-        pytest.param({"metadata": {"name": "a", "namespace": "ns"}}, "ns/a", id="namespaced object"),
+        pytest.param({"metadata": {"name": "a", "namespace": "ns"}}, "ns/a", id="namespaced"),
         pytest.param({"metadata": {"name": "node-1"}}, "node-1", id="cluster-scoped object"),
-        pytest.param({"metadata": {"name": "n", "namespace": ""}}, "n", id="empty namespace means cluster-scoped"),
+        pytest.param({"metadata": {"name": "n", "namespace": ""}}, "n", id="empty namespace"),
     ],
 )
 def test_meta_namespace_key_func(given, key):
@@ -107,7 +112,8 @@ def test_key_func_refuses_an_object_without_a_name():
 
 
 def test_deletion_handling_key_func_unwraps_tombstones():
-    assert deletion_handling_meta_namespace_key_func(DeletedFinalStateUnknown("ns/x", None)) == "ns/x"
+    tombstone = DeletedFinalStateUnknown("ns/x", None)
+    assert deletion_handling_meta_namespace_key_func(tombstone) == "ns/x"
     assert deletion_handling_meta_namespace_key_func(obj("y")) == "ns/y"
 
 
@@ -135,10 +141,13 @@ def test_split_meta_namespace_key_rejects_extra_slashes():
 
 
 def test_deep_copy_matches_copy_deepcopy_and_shares_nothing_mutable():
-    original = {"metadata": {"name": "a", "labels": {"x": "1"}}, "items": [{"n": 1}, [2, 3]], "v": None, "f": 1.5}
+    def make():
+        return {"metadata": {"labels": {"x": "1"}}, "items": [{"n": 1}, [2]], "v": None, "f": 1.5}
+
+    original = make()
     copied = deep_copy(original)
     assert copied == copy.deepcopy(original)
     copied["metadata"]["labels"]["x"] = "2"
     copied["items"][0]["n"] = 9
     copied["items"][1].append(4)
-    assert original == {"metadata": {"name": "a", "labels": {"x": "1"}}, "items": [{"n": 1}, [2, 3]], "v": None, "f": 1.5}
+    assert original == make()

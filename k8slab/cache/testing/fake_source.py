@@ -15,7 +15,7 @@ Added for teaching: `limit`/`continue_` paging over a snapshot; compaction
 from a real server's watch cache (the fake is stricter than a real server,
 which serves a list at an old RV from its cache; that lets you see the
 reflector fall back to RV ""); bookmarks on request (`send_bookmark`);
-`expire_watches` (410 on every open watch); the streaming initial list
+`expire_watches` (410 on every open watch) and `send_error`; the streaming initial list
 (`send_initial_events`); `advance_resource_version` (another
 resource's change: RVs are cluster-wide); a record of every call (`list_calls`, `watch_calls`).
 Left out: label and field selectors, watch timeouts (a watch lasts until
@@ -39,7 +39,10 @@ INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 def config_map(
-    name: str, namespace: str = "default", data: dict[str, str] | None = None, labels: dict[str, str] | None = None
+    name: str,
+    namespace: str = "default",
+    data: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A small ConfigMap dict, handy for notebooks and tests."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
@@ -109,16 +112,18 @@ class FakeSource:
         informer = SharedIndexInformer(source, "configmaps")
     """
 
-    def __init__(self, kind: str = "ConfigMap", api_version: str = "v1", *, resource: str = "configmaps") -> None:
+    def __init__(
+        self, kind: str = "ConfigMap", api_version: str = "v1", *, resource: str = "configmaps"
+    ) -> None:
         self.kind, self.api_version, self.resource = kind, api_version, resource
         self.list_calls: list[dict[str, Any]] = []  # the options of every list call, in order
         self.watch_calls: list[dict[str, Any]] = []  # the options of every watch call, in order
         self._lock = threading.Lock()
-        self._items: dict[str, dict[str, Any]] = {}  # key -> object; stored objects are never mutated
+        self._items: dict[str, dict[str, Any]] = {}  # key -> object (never mutated once stored)
         self._changes: list[tuple[int, str, dict[str, Any]]] = []  # (rv, event type, object)
         self._rv = 0
         self._compacted_rv = 0  # a list or watch at an RV below this gets 410 Gone
-        self._snapshots: dict[int, list[dict[str, Any]]] = {}  # list RV -> objects, for continue tokens
+        self._snapshots: dict[int, list[dict[str, Any]]] = {}  # list RV -> objects, for paging
         self._watches: set[FakeWatch] = set()
         self._drop_next = 0
         self._list_errors: list[Exception] = []
@@ -171,12 +176,22 @@ class FakeSource:
 
     def expire_watches(self) -> None:
         """Every open watch gets an ERROR event carrying a 410 Status, then ends."""
+        self.send_error(410, "Expired", f"too old resource version (now {self.resource_version})")
+
+    def send_error(self, code: int, reason: str, message: str = "") -> None:
+        """Every open watch gets an ERROR event carrying this Status (e.g. 429), then ends."""
+        status = self._status(code, reason, message or reason)
         with self._lock:
             watches, self._watches = list(self._watches), set()
-            status = self._gone_status(f"too old resource version: (current {self._rv})")
         for w in watches:
             w._send("ERROR", status)
             w._close()
+
+    @property
+    def open_watches(self) -> int:
+        """How many watches are open now."""
+        with self._lock:
+            return len(self._watches)
 
     def compact(self) -> None:
         """Forget the history: lists and watches at any RV older than now answer 410."""
@@ -194,15 +209,15 @@ class FakeSource:
     def fail_next_list(self, error: Exception | None = None) -> None:
         """The next list raises `error` (default: the server is unreachable)."""
         with self._lock:
-            self._list_errors.append(error or errors.ServerUnreachable("connection refused (fake)"))
+            self._list_errors.append(error or errors.ServerUnreachable("connection refused"))
 
     def fail_next_watch(self, error: Exception | None = None) -> None:
         """The next watch call raises `error` (default: the server is unreachable)."""
         with self._lock:
-            self._watch_errors.append(error or errors.ServerUnreachable("connection refused (fake)"))
+            self._watch_errors.append(error or errors.ServerUnreachable("connection refused"))
 
     def send_bookmark(self) -> str:
-        """Send a BOOKMARK at the current RV to every watch that allowed bookmarks; returns the RV."""
+        """A BOOKMARK at the current RV to every watch that allowed them; returns the RV."""
         with self._lock:
             bookmark = self._bookmark_locked(initial_events_end=False)
             for w in self._watches:
@@ -225,7 +240,7 @@ class FakeSource:
                 decoded = json.loads(base64.urlsafe_b64decode(token))
                 list_rv, start = decoded["rv"], decoded["start"]
                 if list_rv < self._compacted_rv or list_rv not in self._snapshots:
-                    raise self._gone("the provided continue parameter is too old; restart the list without it")
+                    raise self._gone("the continue token is too old; list again without it")
                 objects = self._snapshots[list_rv]
             else:
                 if rv not in ("", "0") and int(rv) < self._compacted_rv:
@@ -239,7 +254,8 @@ class FakeSource:
                 next_token = json.dumps({"rv": list_rv, "start": start + len(page)}).encode()
                 metadata["continue"] = base64.urlsafe_b64encode(next_token).decode()
             items = [deep_copy(o) for o in page]
-        return {"apiVersion": self.api_version, "kind": f"{self.kind}List", "metadata": metadata, "items": items}
+        kind = f"{self.kind}List"
+        return {"apiVersion": self.api_version, "kind": kind, "metadata": metadata, "items": items}
 
     def watch(self, options: dict[str, Any]) -> FakeWatch:
         """A watch; replays history after resource_version, then streams live changes."""
@@ -257,7 +273,8 @@ class FakeSource:
                 for key in sorted(self._items):
                     w._send("ADDED", self._items[key])
             elif int(rv) < self._compacted_rv:
-                w._send("ERROR", self._gone_status(f"too old resource version: {rv} ({self._compacted_rv})"))
+                message = f"too old resource version: {rv} ({self._compacted_rv})"
+                w._send("ERROR", self._status(410, "Expired", message))
                 w._close()
                 return w
             else:
@@ -274,16 +291,19 @@ class FakeSource:
             key = obj if isinstance(obj, str) else meta_namespace_key_func(obj)
             old = self._items.get(key)
             if kind == "ADDED" and old is not None:
-                raise errors.AlreadyExists(f'{self.resource} "{key}" already exists', code=409, reason="AlreadyExists")
+                message = f'{self.resource} "{key}" already exists'
+                raise errors.AlreadyExists(message, code=409, reason="AlreadyExists")
             if kind != "ADDED" and old is None:
-                raise errors.NotFound(f'{self.resource} "{key}" not found', code=404, reason="NotFound")
+                message = f'{self.resource} "{key}" not found'
+                raise errors.NotFound(message, code=404, reason="NotFound")
             stored = deep_copy(old if kind == "DELETED" else obj)
             self._rv += 1
             stored.setdefault("apiVersion", self.api_version)
             stored.setdefault("kind", self.kind)
             metadata = stored.setdefault("metadata", {})
             metadata["resourceVersion"] = str(self._rv)
-            metadata["uid"] = old["metadata"]["uid"] if old else f"00000000-0000-4000-8000-{self._rv:012d}"
+            new_uid = f"00000000-0000-4000-8000-{self._rv:012d}"
+            metadata["uid"] = old["metadata"]["uid"] if old else new_uid
             if kind == "DELETED":
                 del self._items[key]
             else:
@@ -307,8 +327,10 @@ class FakeSource:
         return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata}
 
     @staticmethod
-    def _gone_status(message: str) -> dict[str, Any]:
-        return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": "Expired", "code": 410}
+    def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+        status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message}
+        return {**status, "reason": reason, "code": code}
 
     def _gone(self, message: str) -> errors.Gone:
-        return errors.Gone(message, code=410, reason="Expired", status=self._gone_status(message))
+        status = self._status(410, "Expired", message)
+        return errors.Gone(message, code=410, reason="Expired", status=status)
