@@ -26,7 +26,8 @@ from typing import Any, Callable, Protocol
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache.delta_fifo import Deltas, DeltaFIFO, DeltaType, FIFOClosed
 from k8slab.cache.index import Indexers
-from k8slab.cache.reflector import ListerWatcher, Reflector
+from k8slab.cache.listwatch_types import ListerWatcher
+from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_indexer
 
 __all__ = [

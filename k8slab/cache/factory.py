@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache.listers import Lister
-from k8slab.cache.reflector import ListerWatcher
+from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.shared_informer import SharedIndexInformer, wait_for_cache_sync
 
 __all__ = ["NewInformerFunc", "SharedInformerFactory"]
