@@ -15,9 +15,10 @@ Added for teaching: `limit`/`continue_` paging over a snapshot; compaction
 from a real server's watch cache (the fake is stricter than a real server,
 which serves a list at an old RV from its cache; that lets you see the
 reflector fall back to RV ""); bookmarks on request (`send_bookmark`);
-`expire_watches` (410 on every open watch) and `send_error`; the streaming initial list
-(`send_initial_events`); `advance_resource_version` (another
-resource's change: RVs are cluster-wide); a record of every call (`list_calls`, `watch_calls`).
+`expire_watches` (410 on every open watch) and `send_error`; the streaming
+initial list (`send_initial_events`); `advance_resource_version` (another
+resource changed: RVs are cluster-wide); a record of every call
+(`list_calls`, `watch_calls`).
 Left out: label and field selectors, watch timeouts (a watch lasts until
 stopped or reset), "too large resource version" answers.
 """
