@@ -11,7 +11,7 @@
 Only this package (and cache/listwatch.py) talks to the `kubernetes` client.
 """
 
-from k8slab.chain.clientset import Clientset, DiscoveryClient, new_for_config
+from k8slab.chain.clientset import Clientset, DiscoveryClient, new_for_config, retry_on_conflict
 from k8slab.chain.flowcontrol import DEFAULT_BURST, DEFAULT_QPS, TokenBucketRateLimiter, new_token_bucket_rate_limiter
 from k8slab.chain.kubeconfig import Kubeconfig, build_config_from_flags, default_kubeconfig_paths, load_kubeconfig
 from k8slab.chain.rest_client import RESTClient, Request, Result, ThrottledApiClient, WatchEvent, Watcher, api_client_for
@@ -41,5 +41,6 @@ __all__ = [
     "load_kubeconfig",
     "new_for_config",
     "new_token_bucket_rate_limiter",
+    "retry_on_conflict",
     "trace",
 ]

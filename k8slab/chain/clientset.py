@@ -11,7 +11,8 @@ Mirrors client-go v0.37 `kubernetes/clientset.go` (`Clientset`,
 `kubernetes/typed/core/v1/pod.go` (`PodInterface`: Create, Update,
 UpdateStatus, Delete, Get, List, Watch, Patch, Apply) and
 `discovery/aggregated_discovery.go` (`ServerGroupsAndResources` over the
-aggregated `apidiscovery.k8s.io/v2` document). Stands for the `kubernetes`
+aggregated `apidiscovery.k8s.io/v2` document), and `util/retry/util.go`
+(`RetryOnConflict`). Stands for the `kubernetes`
 37.x client's generated `*Api` classes (`CoreV1Api.list_namespaced_pod`, ...),
 which do the work underneath: client-go's generated code is the shape, the
 Python client's generated code is the engine.
@@ -35,14 +36,24 @@ from __future__ import annotations
 
 import functools
 import inspect
+import random
 import re
+import time
 from typing import Any, Callable
 
 from k8slab.chain.rest_client import PATCH_TYPES, RESTClient, api_client_for, translate
 from k8slab.chain.rest_config import RestConfig
-from k8slab.errors import UsageError
+from k8slab.errors import Conflict, UsageError
 
-__all__ = ["Clientset", "DiscoveryClient", "GroupClient", "ResourceClient", "new_for_config", "python_api_class"]
+__all__ = [
+    "Clientset",
+    "DiscoveryClient",
+    "GroupClient",
+    "ResourceClient",
+    "new_for_config",
+    "python_api_class",
+    "retry_on_conflict",
+]
 
 _API_CLASS = re.compile(r"^(?P<group>(?:[A-Z][a-z]+)+?)(?P<version>V\d+(?:alpha\d+|beta\d+)?)Api$")
 _LEGACY_GROUPS = {"apps", "autoscaling", "batch", "policy"}  # API groups without a .k8s.io suffix
@@ -330,3 +341,18 @@ class DiscoveryClient:
                         "k8slab": f"{accessor}().{plural}({'namespace' if namespaced else ''})" if plural else "",
                     })
         return pd.DataFrame(rows)
+
+
+def retry_on_conflict(fn: Callable[[], Any], *, steps: int = 5, delay: float = 0.010, jitter: float = 0.1,
+                      sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Run `fn` again while it raises Conflict, at most `steps` times (client-go's
+    `retry.RetryOnConflict(retry.DefaultRetry, fn)`: 5 tries, 10 ms apart, 10% jitter).
+    `fn` must get the object afresh, change it and update it; the last Conflict propagates."""
+    for attempt in range(steps):
+        try:
+            return fn()
+        except Conflict:
+            if attempt == steps - 1:
+                raise
+            sleep(delay * (1 + random.random() * jitter))
+    return None  # pragma: no cover - the loop returns or raises

@@ -239,7 +239,7 @@ def load_kubeconfig(path: str | os.PathLike[str] | Sequence[str | os.PathLike[st
         if not explicit.exists():
             raise KubeconfigNotFound(
                 f"kubeconfig {explicit} does not exist; give the path of an existing file "
-                "(a running lab's is Lab().kubeconfig)"
+                "(a lab's: `k8slab kubeconfig`, or Lab().kubeconfig in Python)"
             )
         candidates = [explicit]
     else:
@@ -248,7 +248,7 @@ def load_kubeconfig(path: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     if not files:
         raise KubeconfigNotFound(
             f"none of the kubeconfig files exist: {', '.join(str(p) for p in candidates) or '(empty list)'}; "
-            "set KUBECONFIG or pass a path (a running lab's is Lab().kubeconfig)"
+            "set KUBECONFIG or pass a path (a lab's: `k8slab kubeconfig`, or Lab().kubeconfig in Python)"
         )
     merged = Kubeconfig(files=files)
     for file in files:

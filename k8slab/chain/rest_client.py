@@ -359,7 +359,7 @@ class Watcher:
             self.stopped = True
             try:
                 self._response.shutdown()
-            except (AttributeError, OSError):  # pragma: no cover - old urllib3
+            except (AttributeError, OSError, RuntimeError):  # already released, or an old urllib3
                 pass
             self._response.release_conn()
 
@@ -391,7 +391,7 @@ def translate(exc: BaseException, context: str, host: str = "") -> K8sLabError:
     elif "Timeout" in kind or "timed out" in text:
         what, hint = "no answer in time", "the server may be overloaded or stopped; raise the timeout or check it"
     elif "refused" in text:
-        what, hint = "connection refused", "nothing listens there: is the API server running (`k8slab status`)?"
+        what, hint = "connection refused", "nothing listens there; is the API server running? `k8slab status` tells"
     elif "resolve" in text or "Name or service" in text:
         what, hint = "the host name does not resolve", "check the cluster's server in the kubeconfig"
     else:
