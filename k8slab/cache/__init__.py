@@ -11,6 +11,7 @@ One module per client-go file (v0.32):
     reflector.py          reflector.go           list, then watch, with client-go's RV rules
     controller.py         controller.go          the pop loop, process_deltas, handler types
     shared_informer.py    shared_informer.go     one cache, many handlers
+    processor.py          shared_informer.go     a buffered listener and thread per handler
     listers.py            listers.go             namespace-aware reads, label selectors
     factory.py            informers/factory.go   one informer per resource
     _wait.py              apimachinery wait      backoff and interruptible sleeps

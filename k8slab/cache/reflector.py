@@ -3,28 +3,24 @@
 Mirrors client-go v0.32 `tools/cache/reflector.go`. It lists through
 `pager.py` and calls a `ListerWatcher` (listwatch_types.py): it knows no HTTP.
 
-Kept, with the reasons client-go gives:
-- List resource versions: the first list asks for RV "0" (any cached state,
-  cheap for the server, possibly stale); a relist asks for the last synced RV;
-  only after an "expired" or "too large resource version" error does it use
-  RV "" (a consistent read from etcd), retried at once.
-- Pagination (`limit` 500) when the RV is "" or "0", and always once an RV "0"
-  list came back paginated; none at a specific RV, so the server can answer
-  from its watch cache. An expired continue token falls back to one full list.
-- The watch starts at the last synced RV with `allow_watch_bookmarks` and a
-  timeout drawn from [5, 10) minutes, to spread reconnects. A BOOKMARK only
-  moves the RV. A watch that ends normally is re-opened from there, no relist;
-  but one that ends within a second with no event counts as an error.
-- `410 Gone` / "Expired" (as an error or an ERROR event) ends the cycle and
-  `run` relists. Unreachable server or 429: back off, watch again, no relist.
-- Backoff 0.8 s -> 30 s, factor 2, jitter 1.0, reset after 2 healthy minutes;
-  `run` also waits one backoff step between list-and-watch cycles.
-- Resync makes no API call: every `resync_period` it calls `store.resync()`
-  (if `should_resync` agrees), and a DeltaFIFO replays its known objects.
-- Streaming initial list ("WatchList", off by default as in v0.32): a watch
-  with `send_initial_events`, `resource_version_match="NotOlderThan"`, filled
-  into a temporary store until the BOOKMARK annotated
-  `k8s.io/initial-events-end`, then one `replace`; falls back to list on error.
+Kept, with client-go's reasons:
+- List RV: "0" first (any cached state: cheap, maybe stale), then the last
+  synced RV; "" (a consistent etcd read) only after an "expired" or "too
+  large RV" error, retried at once.
+- Pages of 500 when the RV is "" or "0" (and always once an RV "0" list came
+  back paginated); none at a specific RV, so the watch cache can answer. An
+  expired continue token falls back to one full list (pager.py).
+- Watch from the last synced RV with bookmarks and a timeout drawn from
+  [5, 10) minutes. A BOOKMARK only moves the RV. A watch that ends is
+  re-opened from there without a relist, unless it lasted under a second
+  with no event. 410 Gone ends the cycle and `run` relists; an unreachable
+  server or a 429 backs off and re-watches. Backoff 0.8 s -> 30 s, factor 2,
+  jitter 1.0, reset after 2 quiet minutes; `run` also waits one step between
+  cycles.
+- Resync makes no API call: every `resync_period`, `store.resync()`.
+- WatchList (off by default, as in v0.32): a watch with send_initial_events
+  and NotOlderThan into a temporary store until the bookmark annotated
+  `k8s.io/initial-events-end`, then one `replace`; on error, list instead.
 Left out: type/GVK checks of event objects, retrying internal errors, the
 data-consistency detector, metrics, abandoning a list in progress on stop.
 """

@@ -1,7 +1,7 @@
 """SharedIndexInformer: one list-watch, one cache, many handlers.
 
-Mirrors client-go v0.32 `tools/cache/shared_informer.go` (and the
-`synctrack` package behind a registration's `has_synced`).
+Mirrors client-go v0.32 `tools/cache/shared_informer.go`; its processor and
+listeners live in `processor.py`.
 
 Kept:
 - One Reflector -> DeltaFIFO -> Indexer pipeline per informer, started by
@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from typing import Any, Callable, Protocol
 
 from k8slab import errors
@@ -46,6 +45,14 @@ from k8slab.cache.controller import (
 from k8slab.cache.delta_fifo import Deltas, DeltaFIFO
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listwatch_types import ListerWatcher
+from k8slab.cache.processor import (
+    ADD,
+    DELETE,
+    UPDATE,
+    ProcessorListener,
+    SharedProcessor,
+    determine_resync_period,
+)
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Indexer, deletion_handling_meta_namespace_key_func, new_indexer
 
@@ -63,8 +70,6 @@ log = logging.getLogger(__name__)
 
 MINIMUM_RESYNC_PERIOD = 1.0  # seconds; shorter handler periods are raised to this
 SYNCED_POLL_PERIOD = 0.1  # seconds between has_synced checks in wait_for_cache_sync
-
-_ADD, _UPDATE, _DELETE = "add", "update", "delete"  # notification tags
 
 
 class ResourceEventHandlerRegistration(Protocol):
@@ -89,181 +94,6 @@ def wait_for_cache_sync(
     return True
 
 
-def _determine_resync_period(desired: float, check: float) -> float:
-    if desired == 0:
-        return 0.0
-    if check == 0:
-        log.warning("resync period %s s ignored: this informer does not resync", desired)
-        return 0.0
-    return max(desired, check)
-
-
-class _ProcessorListener:
-    """One handler's mailbox: an unbounded buffer drained by the handler's own thread."""
-
-    def __init__(
-        self,
-        handler: ResourceEventHandler,
-        requested_resync_period: float,
-        resync_period: float,
-        now: float,
-        upstream_has_synced: Callable[[], bool],
-    ) -> None:
-        self.handler = handler
-        self.requested_resync_period = requested_resync_period
-        self.resync_period = resync_period
-        self.next_resync = now + resync_period
-        self._resync_lock = threading.Lock()
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._pending: deque[tuple[Any, ...]] = deque()
-        self._idle = False  # the thread waits for work: `add` must wake it
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-        self._upstream_has_synced = upstream_has_synced
-        self._initial_adds_pending = 0  # synctrack: initial-list adds not yet handled
-
-    def has_synced(self) -> bool:
-        """The informer has synced and this handler has handled every initial-list add."""
-        if not self._upstream_has_synced():
-            return False
-        with self._lock:
-            return self._initial_adds_pending <= 0
-
-    def add(self, notification: tuple[Any, ...]) -> None:
-        with self._lock:
-            if notification[0] is _ADD and notification[2]:
-                self._initial_adds_pending += 1
-            self._pending.append(notification)
-            if self._idle:
-                self._wake.notify()
-
-    def start(self) -> None:
-        name = f"handler {self.handler!r:.60}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """End the thread after the notification in hand; the rest of the buffer is dropped."""
-        with self._lock:
-            self._stopped = True
-            self._wake.notify()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        """Take everything buffered at once, hand it to the handler in order, repeat."""
-        while True:
-            with self._lock:
-                while not self._pending and not self._stopped:
-                    self._idle = True
-                    self._wake.wait()
-                    self._idle = False
-                if self._stopped:
-                    return
-                batch, self._pending = self._pending, deque()
-            initial_adds = 0
-            try:
-                for notification in batch:
-                    if self._stopped:
-                        return
-                    if notification[0] is _ADD and notification[2]:
-                        initial_adds += 1
-                    self._deliver(notification)
-            finally:
-                if initial_adds:
-                    with self._lock:
-                        self._initial_adds_pending -= initial_adds
-
-    def _deliver(self, notification: tuple[Any, ...]) -> None:
-        kind = notification[0]
-        try:
-            if kind is _UPDATE:
-                self.handler.on_update(notification[1], notification[2])
-            elif kind is _ADD:
-                self.handler.on_add(notification[1], notification[2])
-            else:
-                self.handler.on_delete(notification[1])
-        except Exception:
-            log.exception("handler %r failed on %s; skipping this notification", self.handler, kind)
-
-    def should_resync(self, now: float) -> bool:
-        with self._resync_lock:
-            return self.resync_period != 0 and now >= self.next_resync
-
-    def determine_next_resync(self, now: float) -> None:
-        with self._resync_lock:
-            self.next_resync = now + self.resync_period
-
-    def set_resync_period(self, resync_period: float) -> None:
-        with self._resync_lock:
-            self.resync_period = resync_period
-
-
-class _SharedProcessor:
-    """Fans notifications out to the listeners; starts and stops their threads."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._lock = threading.Lock()
-        self._listeners: dict[_ProcessorListener, bool] = {}  # listener -> due for resync now
-        self._started = False
-        self._clock = clock
-
-    def add_listener(self, listener: _ProcessorListener) -> _ProcessorListener:
-        with self._lock:
-            self._listeners[listener] = True
-            if self._started:
-                listener.start()
-        return listener
-
-    def remove_listener(self, listener: Any) -> None:
-        with self._lock:
-            if self._listeners.pop(listener, None) is not None and self._started:
-                listener.stop()
-
-    def distribute(self, notification: tuple[Any, ...], sync: bool) -> None:
-        with self._lock:
-            for listener, resyncing in self._listeners.items():
-                if not sync or resyncing:
-                    listener.add(notification)
-
-    def run(self, stop: threading.Event) -> None:
-        with self._lock:
-            for listener in self._listeners:
-                listener.start()
-            self._started = True
-        stop.wait()
-        with self._lock:
-            listeners = list(self._listeners)
-            for listener in listeners:
-                listener.stop()
-            self._listeners.clear()
-            self._started = False
-        for listener in listeners:
-            listener.join(timeout=5)
-
-    def should_resync(self) -> bool:
-        """Mark which listeners are due for a resync now; True if any is."""
-        with self._lock:
-            now = self._clock.now()
-            needed = False
-            for listener in self._listeners:
-                due = listener.should_resync(now)
-                self._listeners[listener] = due
-                if due:
-                    needed = True
-                    listener.determine_next_resync(now)
-            return needed
-
-    def resync_check_period_changed(self, check: float) -> None:
-        with self._lock:
-            for listener in self._listeners:
-                period = _determine_resync_period(listener.requested_resync_period, check)
-                listener.set_resync_period(period)
-
-
 class SharedIndexInformer:
     """A cache of one resource, kept by a list-watch, feeding any number of handlers.
 
@@ -285,7 +115,7 @@ class SharedIndexInformer:
         self.object_description = expected_type
         self._lister_watcher = lister_watcher
         self._indexer = new_indexer(deletion_handling_meta_namespace_key_func, indexers)
-        self._processor = _SharedProcessor(clock)
+        self._processor = SharedProcessor(clock)
         self._clock = clock
         self._use_watch_list = use_watch_list
         self._resync_check_period = default_event_handler_resync_period
@@ -358,10 +188,10 @@ class SharedIndexInformer:
                     else:
                         self._resync_check_period = resync_period
                         self._processor.resync_check_period_changed(resync_period)
-            listener = _ProcessorListener(
+            listener = ProcessorListener(
                 handler,
                 resync_period,
-                _determine_resync_period(resync_period, self._resync_check_period),
+                determine_resync_period(resync_period, self._resync_check_period),
                 self._clock.now(),
                 self.has_synced,
             )
@@ -370,7 +200,7 @@ class SharedIndexInformer:
             with self._block_deltas:  # the cache cannot change while we replay it
                 registration = self._processor.add_listener(listener)
                 for obj in self._indexer.list():
-                    listener.add((_ADD, obj, True))
+                    listener.add((ADD, obj, True))
                 return registration
 
     def remove_event_handler(self, registration: ResourceEventHandlerRegistration) -> None:
@@ -384,15 +214,15 @@ class SharedIndexInformer:
             process_deltas(self, self._indexer, deltas, is_in_initial_list)
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
-        self._processor.distribute((_ADD, obj, is_in_initial_list), False)
+        self._processor.distribute((ADD, obj, is_in_initial_list), False)
 
     def on_update(self, old: Any, new: Any) -> None:
         # Same resourceVersion: nothing changed, this is a resync (or a relist's Replaced).
         is_sync = old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion")
-        self._processor.distribute((_UPDATE, old, new), is_sync)
+        self._processor.distribute((UPDATE, old, new), is_sync)
 
     def on_delete(self, obj: Any) -> None:
-        self._processor.distribute((_DELETE, obj), False)
+        self._processor.distribute((DELETE, obj), False)
 
     # -- state -------------------------------------------------------------------
 
