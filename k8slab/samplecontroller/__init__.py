@@ -1,0 +1,61 @@
+"""sample-controller in Python, on k8slab's informers, listers and workqueue.
+
+    controller.py   controller.go                 the controller, name for name
+    crd.py          artifacts/examples/*.yaml     the Foo CRD (foo-crd.yaml), new_foo
+    clientset.py    clientset.go, dynamic client  DictClientset: typed shape, dicts inside
+    record.py       tools/record                  Events (and FakeRecorder)
+    meta.py         apimachinery meta/v1          owner references, finalizers, conditions
+    rbac.py         (kubectl create clusterrole)  least-privilege ClusterRole and Role
+    operator.py     (notebook 12)                 sample-controller plus finalizer,
+                                                  observedGeneration and conditions
+    dashboard.py    -                             a live ipywidgets view for notebooks
+    fake.py         kubernetes/fake, testing/     a recording fake clientset for tests
+    __main__.py     main.go, pkg/signals          `python -m k8slab.samplecontroller`
+
+See controller.py's docstring for the Go <-> Python map.
+"""
+
+from k8slab.samplecontroller.clientset import DictClientset, new_for_config, new_for_kubeconfig
+from k8slab.samplecontroller.controller import (
+    CONTROLLER_AGENT_NAME,
+    ERR_RESOURCE_EXISTS,
+    FIELD_MANAGER,
+    MESSAGE_RESOURCE_EXISTS,
+    MESSAGE_RESOURCE_SYNCED,
+    SUCCESS_SYNCED,
+    Controller,
+    new_controller,
+    new_deployment,
+)
+from k8slab.samplecontroller.crd import (
+    API_VERSION,
+    DEPLOYMENTS_RESOURCE,
+    FOOS_RESOURCE,
+    foo_crd,
+    install_crd,
+    new_foo,
+)
+from k8slab.samplecontroller.record import EventRecorder, FakeRecorder
+
+__all__ = [
+    "API_VERSION",
+    "CONTROLLER_AGENT_NAME",
+    "Controller",
+    "DEPLOYMENTS_RESOURCE",
+    "DictClientset",
+    "ERR_RESOURCE_EXISTS",
+    "EventRecorder",
+    "FIELD_MANAGER",
+    "FOOS_RESOURCE",
+    "FakeRecorder",
+    "MESSAGE_RESOURCE_EXISTS",
+    "MESSAGE_RESOURCE_SYNCED",
+    "SUCCESS_SYNCED",
+    "foo_crd",
+    "install_crd",
+    "new_controller",
+    "new_deployment",
+    "new_foo",
+    "new_for_config",
+    "new_for_kubeconfig",
+]
