@@ -26,8 +26,9 @@ import os
 import socket
 import threading
 import uuid
-from typing import Any
+from typing import Any, Callable
 
+from k8slab import errors
 from k8slab.cache import SharedInformerFactory
 from k8slab.cache.listwatch import lister_watcher_for
 from k8slab.chain import api_client_for, load_kubeconfig
@@ -78,11 +79,13 @@ class App:
         qps: float = DEFAULT_QPS,
         burst: int = DEFAULT_BURST,
         leader_election: LeaderElectionOptions | None = None,
+        new_controller_func: Callable[..., Controller] = new_controller,
     ) -> None:
         self.kubeconfig = os.fspath(kubeconfig)
         self.workers, self.namespace, self.resync = workers, namespace, resync
         self.qps, self.burst = qps, burst
         self.leader_election = leader_election
+        self.new_controller_func = new_controller_func  # operator.new_operator for notebook 12
         self.controller: Controller | None = None
         self.elector: Any = None
         self.exit_code: int | None = None
@@ -128,7 +131,7 @@ class App:
         factory = SharedInformerFactory(
             lister_watcher_for(self.api_client, namespace=self.namespace or None), self.resync
         )
-        controller = new_controller(
+        controller = self.new_controller_func(
             self.clientset,
             self.clientset,
             factory.informer_for(DEPLOYMENTS_RESOURCE),
@@ -139,6 +142,10 @@ class App:
         factory.start(stop)
         try:
             controller.run(self.workers, stop)
+        except errors.K8sLabError:
+            if not stop.is_set():
+                raise
+            log.info("stopped before the caches synced")  # asked to stop: not a failure
         finally:
             stop.set()  # ends the informers too, if run ended on its own
             factory.shutdown()

@@ -305,11 +305,13 @@ def new_controller(
     *,
     recorder: Recorder | None = None,
     clock: Any = None,
+    controller_class: type[Controller] = Controller,
 ) -> Controller:
     """A sample controller wired to its informers (not started: call `run`).
 
     `recorder` defaults to an EventRecorder writing core/v1 Events as
-    "sample-controller" through `kubeclientset`.
+    "sample-controller" through `kubeclientset`. `controller_class` lets a
+    subclass (operator.py) reuse this wiring.
     """
     if recorder is None:
         recorder = EventRecorder(kubeclientset, CONTROLLER_AGENT_NAME)
@@ -319,7 +321,7 @@ def new_controller(
         ItemExponentialFailureRateLimiter(0.005, 1000.0),
         BucketRateLimiter(qps=50.0, burst=300, clock=clock),
     )
-    controller = Controller(
+    controller = controller_class(
         kubeclientset=kubeclientset,
         sampleclientset=sampleclientset,
         deployments_lister=Lister(deployment_informer.get_indexer(), "deployments.apps"),

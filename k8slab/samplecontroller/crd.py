@@ -73,7 +73,7 @@ def install_crd(clientset: Any, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         crd = crds.get(CRD_NAME)
-        conditions = {c["type"]: c["status"] for c in crd.get("status", {}).get("conditions", [])}
+        conditions = {c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions") or []}
         if conditions.get("Established") == "True":
             try:
                 clientset.samplecontroller_v1alpha1().foos("default").list(limit=1)
