@@ -299,7 +299,7 @@ class Result:
         name = getattr(type_name, "__name__", type_name)
         if name in ("dict", "object"):
             return self.json()
-        return self._api_client.deserialize(self._data.decode("utf-8"), name, self.headers.get("Content-Type"))
+        return _decode(self._api_client, self._data.decode("utf-8"), name)
 
     def __repr__(self) -> str:
         return f"<Result {self.status_code}, {len(self._data)} bytes>"
@@ -351,16 +351,18 @@ class Watcher:
         raw = json.loads(line)
         obj = raw.get("object")
         if self._into and raw.get("type") != "ERROR":
-            obj = self._api_client.deserialize(json.dumps(obj), self._into, "application/json")
+            obj = _decode(self._api_client, json.dumps(obj), self._into)
         return WatchEvent(raw.get("type", ""), obj)
 
     def stop(self) -> None:
+        """Close the connection; a reader blocked in another thread wakes up and the iteration ends."""
         if not self.stopped:
             self.stopped = True
             try:
-                self._response.shutdown()
-            except (AttributeError, OSError, RuntimeError):  # already released, or an old urllib3
+                self._response.shutdown()  # unblocks a read in progress (urllib3 >= 2.3)
+            except (AttributeError, OSError, RuntimeError, ValueError):  # no socket, or already released
                 pass
+            self._response.close()
             self._response.release_conn()
 
     def __enter__(self) -> "Watcher":
@@ -398,6 +400,14 @@ def translate(exc: BaseException, context: str, host: str = "") -> K8sLabError:
         what, hint = kind, "check the server address and that the API server is running"
     at = f" at {host}" if host else ""
     return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what} ({hint})")
+
+
+def _decode(api_client: Any, text: str, type_name: str) -> Any:
+    try:
+        return api_client.deserialize(text, type_name, "application/json")
+    except Exception as exc:  # pydantic's ValidationError, or an unknown model name
+        detail = _first_pydantic_error(exc) if type(exc).__name__ == "ValidationError" else str(exc)
+        raise UsageError(f"the answer does not decode into {type_name} ({detail}); use .json() for the plain object") from None
 
 
 def _first_pydantic_error(exc: BaseException) -> str:

@@ -62,11 +62,21 @@ class MockTransport:
         status, payload, *rest = self.handler(req)
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         reply_headers = {"Content-Type": "application/json", **(rest[0] if rest else {})}
-        raw = urllib3.HTTPResponse(body=io.BytesIO(data), status=status, headers=reply_headers, preload_content=False)
+        raw = urllib3.HTTPResponse(body=_Body(data), status=status, headers=reply_headers, preload_content=False)
         return RESTResponse(raw)
 
     def close(self) -> None:
         pass
+
+
+class _Body(io.BytesIO):
+    """A response body that closes itself at the end, as http.client's does (urllib3 relies on it)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if not data:
+            self.close()
+        return data
 
 
 def mock_api_client(handler: Handler, *, rate_limiter: RateLimiter | None = None, token: str = "") -> ThrottledApiClient:
