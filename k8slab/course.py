@@ -85,6 +85,8 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
 
     lab = Lab(lab_name)
     lab.up()
+    if lab.started_here:
+        lab.stop_with(os.getpid())  # even if this command is killed, the lab it started goes
     os.environ["K8SLAB_LAB"] = lab.name  # kernels started from here adopt this lab
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -94,6 +96,8 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
                "--ServerApp.ip=127.0.0.1"]
         if port:
             cmd.append(f"--ServerApp.port={port}")
+        if os.geteuid() == 0:  # containers and CI machines often run as root
+            cmd.append("--allow-root")
         print(f"k8slab: the lab is up ({lab.profile}); starting JupyterLab on the course. "
               "Ctrl-C stops JupyterLab and the lab.", flush=True)
         server = subprocess.Popen(cmd, cwd=NOTEBOOKS)

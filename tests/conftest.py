@@ -4,8 +4,8 @@ One lab for the whole session (`lab`), started on first use and stopped at the
 end. Tests isolate themselves by namespace (`namespace`), never by labs.
 
 Settings (environment):
-  K8SLAB_TEST_LAB      the lab's name (default "pytest"); `k8slab test` sets
-                       K8SLAB_LAB to the same name so notebooks adopt it
+  K8SLAB_TEST_LAB      the lab's name (default "pytest-<pid>"); `k8slab test`
+                       sets it and K8SLAB_LAB to "pytest", so notebooks adopt it
   K8SLAB_TEST_PROFILE  cluster (default) or minimal
   K8SLAB_TEST_KEEP     1: leave the lab running after the session (faster reruns)
 """
@@ -18,7 +18,9 @@ import uuid
 
 import pytest
 
-LAB_NAME = os.environ.get("K8SLAB_TEST_LAB", "pytest")
+# One lab per pytest process unless a name is given: concurrent runs never share
+# (and never stop) each other's lab. `k8slab test` names it "pytest".
+LAB_NAME = os.environ.get("K8SLAB_TEST_LAB") or f"pytest-{os.getpid()}"
 PROFILE = os.environ.get("K8SLAB_TEST_PROFILE", "cluster")
 
 
@@ -30,6 +32,8 @@ def lab():
     lab = Lab(LAB_NAME, profile=PROFILE, progress=None)
     already = lab.running
     lab.up()
+    if not already and os.environ.get("K8SLAB_TEST_KEEP") != "1":
+        lab.stop_with(os.getpid())  # even if this run is killed, its lab goes with it
     os.environ["K8SLAB_LAB"] = LAB_NAME  # notebooks and subprocesses find it
     yield lab
     if not already and os.environ.get("K8SLAB_TEST_KEEP") != "1":

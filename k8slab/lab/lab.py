@@ -234,6 +234,18 @@ class Lab:
             self._remove_state_dir()
             self._say(f"lab {self.name!r} stopped")
 
+    def stop_with(self, pid: int | None = None) -> "Lab":
+        """Stop this lab when process `pid` (default: this one) ends, however it ends."""
+        import subprocess
+        import sys
+
+        subprocess.Popen(
+            [sys.executable, "-m", "k8slab.lab._reaper", str(pid or os.getpid()), self.name, str(self.dir)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True,
+        )
+        return self
+
     def __enter__(self) -> "Lab":
         return self.up()
 

@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -228,3 +229,26 @@ def test_down_leaves_no_process_and_a_killed_lab_is_recovered(tmp_path):
     again.down()
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in new_pids)
     assert not (tmp_path / "stale").exists()
+
+
+@pytest.mark.slow
+def test_a_lab_tied_to_a_process_stops_when_that_process_is_killed(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from k8slab.lab import Lab\n"
+        f"lab = Lab('owned', profile='minimal', state_dir={str(tmp_path / 'owned')!r}, progress=None).up()\n"
+        "lab.stop_with()\n"
+        "print(' '.join(str(r['pid']) for r in lab.status()), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in owner.stdout.readline().split()]
+    assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
+    owner.kill()  # no teardown runs in the owner
+    owner.wait()
+    gone, alive = psutil.wait_procs([psutil.Process(p) for p in pids], timeout=30)
+    assert not alive, f"lab processes outlived their owner: {[p.pid for p in alive]}"
+    deadline = time.monotonic() + 10
+    while (tmp_path / "owned").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (tmp_path / "owned").exists()
