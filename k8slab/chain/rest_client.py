@@ -413,7 +413,8 @@ def _decode(api_client: Any, text: str, type_name: str) -> Any:
 def _first_pydantic_error(exc: BaseException) -> str:
     try:
         err = exc.errors()[0]  # type: ignore[attr-defined]
-        return f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        return f"{loc}: {err.get('msg', '')}" if loc else str(err.get("msg", ""))
     except Exception:  # pragma: no cover
         return str(exc).splitlines()[-1]
 
