@@ -44,19 +44,25 @@ def run_tests(pytest_args: list[str], lab_name: str = "default") -> int:
     test_lab = os.environ.get("K8SLAB_TEST_LAB") or ("pytest" if lab_name == "default" else lab_name)
     env = dict(os.environ, K8SLAB_TEST_LAB=test_lab, K8SLAB_LAB=test_lab, PYTHONWARNINGS="ignore::DeprecationWarning")
     targets = [a for a in pytest_args if not a.startswith("-")]
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfEs"]
-    if not targets:
-        cmd += ["tests", "notebooks"]
-    cmd += ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(NOTEBOOKS / "sanitize.cfg")]
-    cmd += list(pytest_args)
-    print("$ " + " ".join(cmd[1:]), flush=True)
+    nbval = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(NOTEBOOKS / "sanitize.cfg")]
+    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfEs"]
+    # The browser tests run in a session of their own (Playwright's event loop
+    # and nbval's kernels don't share a process well).
+    runs = [base + nbval + list(pytest_args)] if targets else [
+        base + ["tests", "notebooks", "--ignore=tests/browser"] + nbval + list(pytest_args),
+        base + ["tests/browser"] + list(pytest_args),
+    ]
+    rc = 0
     try:
-        rc = subprocess.call(cmd, cwd=REPO, env=env)
+        for cmd in runs:
+            print("$ " + " ".join(cmd[1:]), flush=True)
+            this = subprocess.call(cmd, cwd=REPO, env=env)
+            if this == 5:
+                print("k8slab: error: pytest collected no tests; that is a failure, not a pass", file=sys.stderr)
+                this = 1
+            rc = rc or this
     finally:
         _stop_test_lab(test_lab)
-    if rc == 5:
-        print("k8slab: error: pytest collected no tests; that is a failure, not a pass", file=sys.stderr)
-        return 1
     return rc
 
 
