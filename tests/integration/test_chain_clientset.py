@@ -1,0 +1,115 @@
+"""The clientset against the lab: discovery agrees with the clientset's names; watch; QPS; scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from k8slab.chain import RESTClient, build_config_from_flags, new_for_config, trace
+from k8slab.chain.clientset import _group_versions
+
+pytestmark = pytest.mark.lab
+
+SCRIPT = Path(__file__).resolve().parents[2] / "notebooks" / "scripts" / "pod_count.py"
+
+
+@pytest.fixture
+def clientset(lab):
+    cs = new_for_config(build_config_from_flags("", lab.kubeconfig))
+    yield cs
+    cs.close()
+
+
+def test_every_served_resource_is_reachable_through_the_clientset_under_its_own_url(clientset):
+    resources = clientset.discovery().resources_frame()
+    missing = resources[resources["k8slab"] == ""]
+    assert missing.empty, f"no clientset method for: {missing[['group', 'version', 'resource']].values.tolist()}"
+    for row in resources.itertuples():
+        accessor, rest = row.k8slab.split("().", 1)
+        group, version, _ = _group_versions()[accessor]
+        assert (group or "(core)", version) == (row.group, row.version)
+        plural = rest.split("(")[0]
+        assert plural.replace("_", "") == row.resource  # the URL client-go would build
+
+
+def test_discovery_is_two_requests_and_lists_the_core_group_first(clientset):
+    with trace() as t:
+        groups = clientset.discovery().groups_frame()
+    assert [(e.method, e.path, e.status) for e in t] == [("GET", "/api", 200), ("GET", "/apis", 200)]
+    assert groups.iloc[0][["group", "version", "python class"]].tolist() == ["(core)", "v1", "CoreV1Api"]
+    assert not groups["python class"].str.startswith("(none").any()  # kubernetes 37 knows every built-in group
+
+
+def test_a_watch_through_the_clientset_sees_added_modified_deleted(clientset, namespace):
+    cms = clientset.core_v1().config_maps(namespace)
+
+    def writer():
+        time.sleep(0.3)
+        cms.create({"metadata": {"name": "w", "labels": {"test": "watch"}}, "data": {"v": "1"}})
+        cms.patch("w", {"data": {"v": "2"}}, "merge")
+        cms.delete("w")
+
+    seen = []
+    thread = threading.Thread(target=writer)
+    with cms.watch(label_selector="test=watch", timeout_seconds=20) as watcher:  # not kube-root-ca.crt
+        thread.start()
+        for event in watcher:
+            seen.append((event.type, event.object.metadata.name, (event.object.data or {}).get("v")))
+            if event.type == "DELETED":
+                break
+    thread.join(timeout=10)
+    assert seen == [("ADDED", "w", "1"), ("MODIFIED", "w", "2"), ("DELETED", "w", "2")]
+
+
+def test_stopping_a_watch_from_another_thread_ends_the_loop(clientset, namespace):
+    watcher = clientset.core_v1().config_maps(namespace).watch(label_selector="test=none", timeout_seconds=60)
+    stopper = threading.Timer(0.5, watcher.stop)
+    stopper.start()
+    started = time.monotonic()
+    assert list(watcher) == []
+    assert time.monotonic() - started < 10
+    stopper.join()
+
+
+def test_client_side_qps_slows_requests_against_the_server(lab):
+    config = dataclasses.replace(build_config_from_flags("", lab.kubeconfig), qps=10, burst=2)
+    rest = RESTClient.for_config(config)
+    started = time.monotonic()
+    with trace() as t:
+        for _ in range(6):
+            rest.get().resource("namespaces").name("default").do()
+    elapsed = time.monotonic() - started
+    rest.close()
+    waits = [e.throttled_s for e in t]
+    assert waits[:2] == [0.0, 0.0]
+    assert all(0.05 < w <= 0.1 for w in waits[2:]), waits  # 1/qps, less whatever the request itself took
+    assert elapsed >= 0.35
+
+
+def test_the_pod_count_script_runs_against_the_lab(lab, namespace, clientset):
+    for name in ("a", "b"):
+        clientset.core_v1().pods(namespace).create(
+            {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}})
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--kubeconfig", str(lab.kubeconfig), "--namespace", namespace, "--times", "2", "--interval", "0.2"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"There are 2 pods in namespace {namespace}"] * 2
+    everything = subprocess.run([sys.executable, str(SCRIPT), "--kubeconfig", str(lab.kubeconfig), "--times", "1"],
+                                capture_output=True, text=True, timeout=60)
+    assert everything.returncode == 0 and everything.stdout.startswith("There are ") and everything.stdout.endswith(" pods in the cluster\n")
+
+
+def test_the_pod_count_script_fails_with_one_line_not_a_traceback(tmp_path):
+    run = subprocess.run([sys.executable, str(SCRIPT), "--kubeconfig", str(tmp_path / "nope"), "--times", "1"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.startswith("pod_count: KubeconfigNotFound: kubeconfig ") and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
