@@ -16,6 +16,8 @@ k8slab mirrors client-go rather than wrapping the official Python client's
 `kubernetes.leaderelection`: see leaderelection.py's docstring for why.
 """
 
+import logging
+
 from k8slab.leaderelection.leaderelection import (
     JITTER_FACTOR,
     LeaderCallbacks,
@@ -47,3 +49,7 @@ __all__ = [
     "new_leader_elector",
     "run_or_die",
 ]
+
+# A library logs; the application decides where to: no "lastResort" output on stderr
+# (in a notebook that would land in whichever cell runs). `python -m` configures handlers.
+logging.getLogger("k8slab.leaderelection").addHandler(logging.NullHandler())

@@ -15,6 +15,8 @@
 See controller.py's docstring for the Go <-> Python map.
 """
 
+import logging
+
 from k8slab.samplecontroller.clientset import DictClientset, new_for_config, new_for_kubeconfig
 from k8slab.samplecontroller.controller import (
     CONTROLLER_AGENT_NAME,
@@ -59,3 +61,7 @@ __all__ = [
     "new_for_config",
     "new_for_kubeconfig",
 ]
+
+# A library logs; the application decides where to: no "lastResort" output on stderr
+# (in a notebook that would land in whichever cell runs). `python -m` configures handlers.
+logging.getLogger("k8slab.samplecontroller").addHandler(logging.NullHandler())

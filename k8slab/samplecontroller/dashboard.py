@@ -29,7 +29,7 @@ from k8slab.cache.listwatch import lister_watcher_for
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE
 from k8slab.samplecontroller.meta import get_controller_of
 
-__all__ = ["Dashboard", "render_table"]
+__all__ = ["Dashboard", "render_table", "wait_for"]
 
 CSS_CLASS = "k8slab-live"
 MAX_EVENTS = 12
@@ -197,3 +197,41 @@ class Dashboard:
         for kind, widget in self.tables.items():
             widget.value = render_table(kind, columns[kind], rows[kind])
         self.status.value = self._status_html()
+
+
+def wait_for(what: str, condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
+    """Wait until `condition()` is truthy, showing progress; raise TimeoutError after `timeout` s.
+
+    In a notebook a one-line widget counts the seconds (assigned from this,
+    the cell's own thread); when done, a stable line is printed:
+    "<what>: done". Returns the condition's last value.
+    """
+    import time
+
+    progress = None
+    try:
+        from IPython import get_ipython
+
+        if get_ipython() is not None:
+            import ipywidgets as widgets
+            from IPython.display import display
+
+            progress = widgets.HTML(value=f"waiting: {html.escape(what)}")
+            display(progress)
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        pass
+    start = time.monotonic()
+    while True:
+        value = condition()
+        if value:
+            break
+        waited = time.monotonic() - start
+        if waited > timeout:
+            raise TimeoutError(f"{what}: not true after {timeout:.0f} s")
+        if progress is not None:
+            progress.value = f"waiting: {html.escape(what)} ({waited:.0f} s of at most {timeout:.0f} s)"
+        time.sleep(interval)
+    if progress is not None:
+        progress.value = f"{html.escape(what)}: done in {time.monotonic() - start:.1f} s"
+    print(f"{what}: done")
+    return value
