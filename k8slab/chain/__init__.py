@@ -18,29 +18,8 @@ from k8slab.chain.rest_client import RESTClient, Request, Result, ThrottledApiCl
 from k8slab.chain.rest_config import RestConfig, TLSClientConfig, in_cluster_config
 from k8slab.chain.trace import Trace, trace
 
-__all__ = [
-    "Clientset",
-    "DEFAULT_BURST",
-    "DEFAULT_QPS",
-    "DiscoveryClient",
-    "Kubeconfig",
-    "RESTClient",
-    "Request",
-    "RestConfig",
-    "Result",
-    "TLSClientConfig",
-    "ThrottledApiClient",
-    "TokenBucketRateLimiter",
-    "Trace",
-    "WatchEvent",
-    "Watcher",
-    "api_client_for",
-    "build_config_from_flags",
-    "default_kubeconfig_paths",
-    "in_cluster_config",
-    "load_kubeconfig",
-    "new_for_config",
-    "new_token_bucket_rate_limiter",
-    "retry_on_conflict",
-    "trace",
-]
+__all__ = ["Clientset", "DEFAULT_BURST", "DEFAULT_QPS", "DiscoveryClient", "Kubeconfig", "RESTClient",
+           "Request", "RestConfig", "Result", "TLSClientConfig", "ThrottledApiClient",
+           "TokenBucketRateLimiter", "Trace", "WatchEvent", "Watcher", "api_client_for",
+           "build_config_from_flags", "default_kubeconfig_paths", "in_cluster_config", "load_kubeconfig",
+           "new_for_config", "new_token_bucket_rate_limiter", "retry_on_conflict", "trace"]

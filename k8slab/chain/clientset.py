@@ -2,34 +2,24 @@
 
     cs = new_for_config(config)
     cs.core_v1().pods("default").list(label_selector="app=web")
-    cs.apps_v1().deployments("default").get("web")
-    cs.discovery().groups_frame()       # every group/version, and its Python *Api class
+    cs.discovery().groups_frame()       # every served group/version and its Python *Api class
 
-Mirrors client-go v0.37 `kubernetes/clientset.go` (`Clientset`,
-`NewForConfig`: one shared HTTP client and one shared rate limiter),
-`kubernetes/typed/core/v1/core_client.go` (`CoreV1Client`, `RESTClient()`),
-`kubernetes/typed/core/v1/pod.go` (`PodInterface`: Create, Update,
-UpdateStatus, Delete, Get, List, Watch, Patch, Apply) and
-`discovery/aggregated_discovery.go` (`ServerGroupsAndResources` over the
-aggregated `apidiscovery.k8s.io/v2` document), and `util/retry/util.go`
-(`RetryOnConflict`). Stands for the `kubernetes`
-37.x client's generated `*Api` classes (`CoreV1Api.list_namespaced_pod`, ...),
-which do the work underneath: client-go's generated code is the shape, the
-Python client's generated code is the engine.
+Mirrors client-go v0.37 `kubernetes/clientset.go` (`Clientset`, `NewForConfig`: one
+HTTP client and one rate limiter for all), `kubernetes/typed/core/v1/core_client.go`
+(`CoreV1Client`), `typed/core/v1/pod.go` (`PodInterface`), `discovery/
+aggregated_discovery.go` (the `apidiscovery.k8s.io/v2` documents) and
+`util/retry/util.go` (`RetryOnConflict`). Stands for the `kubernetes` 37.x client's
+generated `*Api` classes, which do the work underneath: client-go's generated code
+is the shape, the Python client's is the engine. Where client-gen generates a method
+per resource, k8slab finds them at run time: each `list_[namespaced_]<kind>` (or
+create-only) method of an `*Api` class is one resource, named by its client-gen
+plural; a test checks every name against the lab's discovery.
 
-Where client-gen generates one method per resource, k8slab finds them at run
-time: each `list_namespaced_<kind>` / `list_<kind>` method of an `*Api` class
-is one resource, named by its plural as client-gen names it (`pods`,
-`network_policies`, `endpoints`). A test checks every name against the
-lab's discovery.
-
-Kept: `core_v1()`-style accessors named as client-go's (`rbac_v1`, not the
-Python client's `RbacAuthorizationV1Api`); namespaced resources take the
-namespace, "" meaning all namespaces for list and watch; typed results (the
-Python client's models); watch through the same RESTClient; errors as
-k8slab errors; the discovery table with the preferred version of each group.
-Left out: fake clientsets, `DeleteCollection`, apply configurations as typed
-builders (apply takes a dict), legacy (non-aggregated) discovery, CRDs.
+Kept: accessors named as client-go's (`rbac_v1`, not `RbacAuthorizationV1Api`);
+namespace "" meaning all namespaces for list and watch; the Python client's models
+as results; watch through the group's RESTClient; k8slab errors; preferred versions.
+Left out: fake clientsets, `DeleteCollection`, typed apply configurations (apply
+takes a dict), legacy (non-aggregated) discovery, custom resources.
 """
 
 from __future__ import annotations
@@ -39,21 +29,14 @@ import inspect
 import random
 import re
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from k8slab.chain.rest_client import PATCH_TYPES, RESTClient, api_client_for, translate
 from k8slab.chain.rest_config import RestConfig
 from k8slab.errors import Conflict, UsageError
 
-__all__ = [
-    "Clientset",
-    "DiscoveryClient",
-    "GroupClient",
-    "ResourceClient",
-    "new_for_config",
-    "python_api_class",
-    "retry_on_conflict",
-]
+__all__ = ["Clientset", "DiscoveryClient", "GroupClient", "ResourceClient", "new_for_config",
+           "python_api_class", "retry_on_conflict"]
 
 _API_CLASS = re.compile(r"^(?P<group>(?:[A-Z][a-z]+)+?)(?P<version>V\d+(?:alpha\d+|beta\d+)?)Api$")
 _LEGACY_GROUPS = {"apps", "autoscaling", "batch", "policy"}  # API groups without a .k8s.io suffix
@@ -293,53 +276,42 @@ class DiscoveryClient:
             items += doc.get("items", [])
         return items
 
+    def _served(self, group: str | None = None) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        """(group, rank, version entry) for each served group version; rank 0 is the preferred one."""
+        for item in self.server_groups_and_resources():
+            name = item.get("metadata", {}).get("name", "")
+            if group is None or name == group:
+                yield from ((name, i, v) for i, v in enumerate(item.get("versions", [])))
+
     def groups_frame(self) -> Any:
         """One row per served group version: the clientset accessor and the Python class standing for it."""
         import kubernetes.client as kc
         import pandas as pd
 
         rows = []
-        for item in self.server_groups_and_resources():
-            group = item.get("metadata", {}).get("name", "")
-            for i, v in enumerate(item.get("versions", [])):
-                cls = python_api_class(group, v["version"])
-                accessor = _accessor(group, v["version"])
-                rows.append({
-                    "group": group or "(core)",
-                    "version": v["version"],
-                    "preferred": i == 0,
-                    "resources": len(v.get("resources", [])),
-                    "client-go": "".join(w.capitalize() for w in accessor.split("_")) + "()",
-                    "k8slab": f"{accessor}()",
-                    "python class": cls if hasattr(kc, cls) else "(none in kubernetes 37)",
-                })
+        for group, rank, v in self._served():
+            cls, accessor = python_api_class(group, v["version"]), _accessor(group, v["version"])
+            rows.append({"group": group or "(core)", "version": v["version"], "preferred": rank == 0,
+                         "resources": len(v.get("resources", [])),
+                         "client-go": "".join(w.capitalize() for w in accessor.split("_")) + "()",
+                         "k8slab": f"{accessor}()", "python class": cls if hasattr(kc, cls) else "(none in kubernetes 37)"})
         return pd.DataFrame(rows)
 
     def resources_frame(self, group: str | None = None) -> Any:
         """One row per resource (subresources left out), optionally of one group ("" for core)."""
         import pandas as pd
 
-        gvs = _group_versions()
         rows = []
-        for item in self.server_groups_and_resources():
-            g = item.get("metadata", {}).get("name", "")
-            if group is not None and g != group:
-                continue
-            for v in item.get("versions", []):
-                accessor = _accessor(g, v["version"])
-                ours = {p.replace("_", ""): p for p in _resources(gvs[accessor][2])} if accessor in gvs else {}
-                for r in v.get("resources", []):
-                    namespaced = r.get("scope") == "Namespaced"
-                    plural = ours.get(r["resource"])
-                    rows.append({
-                        "group": g or "(core)",
-                        "version": v["version"],
-                        "resource": r["resource"],
-                        "kind": r.get("responseKind", {}).get("kind", ""),
-                        "namespaced": namespaced,
-                        "verbs": ",".join(r.get("verbs", [])),
-                        "k8slab": f"{accessor}().{plural}({'namespace' if namespaced else ''})" if plural else "",
-                    })
+        for g, _, v in self._served(group):
+            accessor = _accessor(g, v["version"])
+            api_class = _group_versions().get(accessor, (None, None, None))[2]
+            ours = {p.replace("_", ""): p for p in _resources(api_class)} if api_class else {}
+            for r in v.get("resources", []):
+                namespaced, plural = r.get("scope") == "Namespaced", ours.get(r["resource"])
+                rows.append({"group": g or "(core)", "version": v["version"], "resource": r["resource"],
+                             "kind": r.get("responseKind", {}).get("kind", ""), "namespaced": namespaced,
+                             "verbs": ",".join(r.get("verbs", [])),
+                             "k8slab": f"{accessor}().{plural}({'namespace' if namespaced else ''})" if plural else ""})
         return pd.DataFrame(rows)
 
 

@@ -1,25 +1,18 @@
 """Client-side rate limiting: how many requests per second a client may send.
 
 Mirrors client-go v0.37 `util/flowcontrol/throttle.go` (`RateLimiter`,
-`NewTokenBucketRateLimiterWithClock`, `Accept`, `TryAccept`) and the defaults
-of `rest/config.go` (`DefaultQPS = 5`, `DefaultBurst = 10`, applied in
-`RESTClientForConfigAndClient`). The `kubernetes` 37.x Python client has no
-counterpart: it sends as fast as the caller asks. k8slab puts the bucket where
-every request of the Python client passes, `ApiClient.call_api` (see
-`rest_config.ThrottledApiClient`), which is the Python twin of client-go's
-`Request.tryThrottle`.
+`NewTokenBucketRateLimiterWithClock`, `Accept`, `TryAccept`) and the defaults of
+`rest/config.go` (`DefaultQPS = 5`, `DefaultBurst = 10`, read in
+`RESTClientForConfigAndClient`). The `kubernetes` 37.x client has none: it sends as
+fast as it is asked. The defaults are a seat belt: a controller listing in a tight
+loop cannot bury the API server (which defends itself too, with API Priority and
+Fairness and 429 answers).
 
-Why a client limits itself: a controller that lists in a tight loop can bury
-the API server; client-go's 5 QPS / 10 burst is a seat belt, and the server
-has its own defence (API Priority and Fairness, answering 429).
-
-Kept: one bucket per clientset, shared by every typed client; `accept()`
-blocks until the token is due, `try_accept()` never blocks; a wait longer than
-50 ms is worth reporting (client-go logs it as "Waited before sending
-request"; here `accept` returns the wait and the HTTP trace shows it);
-QPS 0 means the default and QPS < 0 means no limiter at all.
-Left out: `Wait(ctx)` with cancellation, `Stop`, the fake never-accepting
-limiter, metrics.
+Kept: one bucket per clientset, shared by every typed client; `accept()` blocks
+until the token is due, `try_accept()` never blocks; waits over 50 ms are worth
+reporting (client-go logs them; `accept` returns the wait and the trace shows it);
+QPS 0 means the default, QPS < 0 no limiter. The bucket is `k8slab/_tokenbucket.py`.
+Left out: `Wait(ctx)`, `Stop`, the fake limiters, metrics.
 """
 
 from __future__ import annotations
@@ -29,15 +22,8 @@ from typing import Protocol
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab._tokenbucket import TokenBucket
 
-__all__ = [
-    "DEFAULT_BURST",
-    "DEFAULT_QPS",
-    "LONG_THROTTLE_LATENCY",
-    "RateLimiter",
-    "TokenBucketRateLimiter",
-    "new_token_bucket_rate_limiter",
-    "rate_limiter_for",
-]
+__all__ = ["DEFAULT_BURST", "DEFAULT_QPS", "LONG_THROTTLE_LATENCY", "RateLimiter", "TokenBucketRateLimiter",
+           "new_token_bucket_rate_limiter", "rate_limiter_for"]
 
 DEFAULT_QPS = 5.0  # rest.DefaultQPS
 DEFAULT_BURST = 10  # rest.DefaultBurst

@@ -45,13 +45,8 @@ import yaml
 from k8slab.chain.rest_config import DATA_OMITTED, REDACTED, RestConfig, TLSClientConfig, in_cluster_config
 from k8slab.errors import ConfigError, ContextNotFound, KubeconfigInvalid, KubeconfigNotFound
 
-__all__ = [
-    "ConfigWarning",
-    "Kubeconfig",
-    "build_config_from_flags",
-    "default_kubeconfig_paths",
-    "load_kubeconfig",
-]
+__all__ = ["ConfigWarning", "Kubeconfig", "build_config_from_flags", "default_kubeconfig_paths",
+           "load_kubeconfig"]
 
 _SECTIONS = {"clusters": "cluster", "users": "user", "contexts": "context"}
 _DATA_FIELDS = {"certificate-authority-data", "client-certificate-data", "client-key-data"}

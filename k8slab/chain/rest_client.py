@@ -1,61 +1,43 @@
 """The RESTClient: build one API request by hand, send it, decode the answer.
 
     rc = RESTClient.for_config(config)                  # the core group, v1
-    pods = (rc.get().namespace("default").resource("pods")
-              .params(label_selector="app=web", limit=50).timeout(10)
-              .do().into("V1PodList"))
+    pods = rc.get().namespace("default").resource("pods").params(limit=50).do().into("V1PodList")
 
 Mirrors client-go v0.37 `rest/client.go` (`RESTClient`, `RESTClientFor`) and
-`rest/request.go` (`Request`: `Verb`, `Namespace`, `Resource`, `Name`,
-`SubResource`, `AbsPath`, `Param`, `VersionedParams`, `SetHeader`, `Body`,
-`Timeout`, `URL`, `Do`, `DoRaw`, `Watch`, `Stream`; `Result`: `Raw`, `Into`,
-`StatusCode`). Built on the `kubernetes` 37.x client's lowest public layer:
-`ApiClient.param_serialize` (URL, query, auth header), `ApiClient.call_api`
-(send) and `ApiClient.deserialize` (typed models), the same calls every
-generated `*Api` method makes, so both send the same request.
+`rest/request.go` (`Request`: `Verb`, `Namespace`, `Resource`, `Name`, `SubResource`,
+`AbsPath`, `Param`, `VersionedParams`, `SetHeader`, `Body`, `Timeout`, `URL`, `Do`,
+`Watch`, `Stream`; `Result`: `Raw`, `Into`, `StatusCode`). Built on the `kubernetes`
+37.x client's bottom public layer, `ApiClient.param_serialize` / `call_api` /
+`deserialize`: the calls every generated `*Api` method makes, so both send the same
+request. Throttling sits in `ThrottledApiClient.call_api`, the one place all the
+Python client's requests pass (client-go's `Request.tryThrottle`). Errors leave as
+k8slab errors (`translate`): a failure Status becomes `APIError.from_status`, no
+HTTP answer becomes `ServerUnreachable`.
 
-Client-side throttling lives in `ThrottledApiClient.call_api`, the one place
-all of the Python client's requests pass (client-go's `Request.tryThrottle`).
-
-Errors leave this module as k8slab errors: a failure Status becomes
-`APIError.from_status` (NotFound, Conflict, Forbidden, ...), a request that
-got no HTTP answer becomes `ServerUnreachable`. `translate()` does the same
-for exceptions of the generated client.
-
-Kept: the builder and its validation (a namespace or name that cannot be a
-path segment, a namespace set twice), path layout
-`/api|/apis/<group>/<version>/namespaces/<ns>/<resource>/<name>/<subresource>`,
-`timeout` as both the `?timeout=` parameter and the client's deadline, watch
-events decoded line by line (an ERROR event carries a Status, as in
-client-go), patch types by content type.
-Left out: retries (`WithRetry`, Retry-After), protobuf/CBOR, warning headers,
-metrics, `Request.Error()` accumulation (the builder raises at once), the
-`Result` carrying an error (`do()` raises instead); `watch()` adds
-`watch=true` itself where client-go leaves it to `VersionedParams`.
+Kept: the builder and its checks (path segments, a namespace set twice); the path
+layout `/api|/apis/<group>/<version>/namespaces/<ns>/<resource>/<name>/<sub>`; the
+query sorted by key; `timeout` as both `?timeout=` and the client's deadline; watch
+events decoded line by line (an ERROR event carries a Status); patch content types.
+Left out: retries and Retry-After, protobuf/CBOR, warning headers, metrics; the
+builder raises at once instead of keeping `r.err`; `do()` raises instead of
+returning a `Result` that holds the error; `watch()` adds `watch=true` itself.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
+
+from kubernetes.client import ApiClient
 
 from k8slab.chain.flowcontrol import RateLimiter, rate_limiter_for
 from k8slab.chain.rest_config import RestConfig
 from k8slab.chain.trace import note_throttle
 from k8slab.errors import APIError, K8sLabError, ServerUnreachable, UsageError
 
-__all__ = [
-    "PATCH_TYPES",
-    "RESTClient",
-    "Request",
-    "Result",
-    "ThrottledApiClient",
-    "WatchEvent",
-    "Watcher",
-    "api_client_for",
-    "translate",
-]
+__all__ = ["PATCH_TYPES", "RESTClient", "Request", "Result", "ThrottledApiClient", "WatchEvent", "Watcher",
+           "api_client_for", "translate"]
 
 PATCH_TYPES = {  # k8s.io/apimachinery/pkg/types/patch.go
     "json": "application/json-patch+json",
@@ -64,13 +46,8 @@ PATCH_TYPES = {  # k8s.io/apimachinery/pkg/types/patch.go
     "apply": "application/apply-patch+yaml",
 }
 
-try:
-    from kubernetes.client import ApiClient as _ApiClient
-except ImportError:  # pragma: no cover - kubernetes is a dependency
-    _ApiClient = object  # type: ignore[assignment,misc]
 
-
-class ThrottledApiClient(_ApiClient):  # type: ignore[misc,valid-type]
+class ThrottledApiClient(ApiClient):
     """A `kubernetes.client.ApiClient` that takes a token from `rate_limiter` before each request."""
 
     def __init__(self, configuration: Any, rate_limiter: RateLimiter | None = None, user_agent: str = "") -> None:
@@ -235,35 +212,22 @@ class Request:
     # -- sending ----------------------------------------------------------------------------
 
     def _send(self, *, stream: bool) -> Any:
-        api = self.client.api_client
-        method, url, headers, body, post = api.param_serialize(
-            self.verb,
-            self.path(),
-            query_params=sorted(self._query(), key=lambda kv: kv[0]),
-            header_params=dict(self._headers),
-            body=self._body,
-            auth_settings=["BearerToken"],
-        )
+        api, what = self.client.api_client, f"{self.verb} {self.path()}"
+        request = api.param_serialize(self.verb, self.path(), query_params=sorted(self._query(), key=lambda kv: kv[0]),
+                                      header_params=dict(self._headers), body=self._body, auth_settings=["BearerToken"])
         try:
-            response = api.call_api(method, url, headers, body, post, _request_timeout=self._timeout or None)
-        except Exception as exc:
-            raise translate(exc, f"{self.verb} {self.path()}", api.configuration.host) from None
-        if not 200 <= response.status < 300:
-            response.read()
-            raise _status_error(response.status, response.data, f"{self.verb} {self.path()}")
-        if not stream:
-            try:
+            response = api.call_api(*request, _request_timeout=self._timeout or None)
+            if not stream or not 200 <= response.status < 300:
                 response.read()
-            except Exception as exc:
-                raise translate(exc, f"{self.verb} {self.path()}", api.configuration.host) from None
+        except Exception as exc:
+            raise translate(exc, what, api.configuration.host) from None
+        if not 200 <= response.status < 300:
+            raise _status_error(response.status, response.data, what)
         return response
 
     def do(self) -> "Result":
         """Send the request and read the whole answer; a failure Status raises its APIError."""
         return Result(self._send(stream=False), self.client.api_client)
-
-    def do_raw(self) -> bytes:
-        return self.do().raw()
 
     def into(self, type_name: Any) -> Any:
         """`do()` then decode into a model of the Python client (`"V1PodList"` or the class)."""
@@ -305,18 +269,11 @@ class Result:
         return f"<Result {self.status_code}, {len(self._data)} bytes>"
 
 
-class WatchEvent:
+class WatchEvent(NamedTuple):
     """One event of a watch: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR, and its object."""
 
-    __slots__ = ("type", "object")
-
-    def __init__(self, type: str, object: Any) -> None:  # noqa: A002 - client-go's names
-        self.type, self.object = type, object
-
-    def __repr__(self) -> str:
-        meta = getattr(self.object, "metadata", None) or (self.object.get("metadata", {}) if isinstance(self.object, dict) else {})
-        name = getattr(meta, "name", None) or (meta.get("name") if isinstance(meta, dict) else None)
-        return f"WatchEvent({self.type}, {name!r})"
+    type: str
+    object: Any
 
 
 class Watcher:
@@ -385,21 +342,20 @@ def translate(exc: BaseException, context: str, host: str = "") -> K8sLabError:
     if isinstance(status, int) and status >= 100:  # kubernetes.client.ApiException with an answer
         return _status_error(status, getattr(exc, "body", None) or b"", context)
     reason = getattr(exc, "reason", None) or exc
-    text = str(reason)
-    kind = type(reason).__name__
-    if "SSL" in kind or "SSL" in text or "certificate verify" in text:
-        what = "the TLS handshake failed"
-        hint = "the server's certificate does not match the kubeconfig's certificate-authority; use the lab's current kubeconfig"
-    elif "Timeout" in kind or "timed out" in text:
-        what, hint = "no answer in time", "the server may be overloaded or stopped; raise the timeout or check it"
-    elif "refused" in text:
-        what, hint = "connection refused", "nothing listens there; is the API server running? `k8slab status` tells"
-    elif "resolve" in text or "Name or service" in text:
-        what, hint = "the host name does not resolve", "check the cluster's server in the kubeconfig"
-    else:
-        what, hint = kind, "check the server address and that the API server is running"
+    text = f"{type(reason).__name__} {reason}"
+    what, hint = next((w, h) for words, w, h in _TRANSPORT_FAILURES if any(x in text for x in words))
     at = f" at {host}" if host else ""
-    return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what} ({hint})")
+    return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what or type(reason).__name__} ({hint})")
+
+
+_TRANSPORT_FAILURES = [  # words in urllib3's error -> what happened, what to do
+    (("SSL", "certificate verify"), "the TLS handshake failed",
+     "the server's certificate does not match the kubeconfig's certificate-authority; use the lab's current kubeconfig"),
+    (("Timeout", "timed out"), "no answer in time", "the server may be overloaded or stopped; raise the timeout or check it"),
+    (("refused",), "connection refused", "nothing listens there; is the API server running? `k8slab status` tells"),
+    (("resolve", "Name or service"), "the host name does not resolve", "check the cluster's server in the kubeconfig"),
+    (("",), "", "check the server address and that the API server is running"),
+]
 
 
 def _decode(api_client: Any, text: str, type_name: str) -> Any:

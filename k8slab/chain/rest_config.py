@@ -1,25 +1,20 @@
 """The rest config: everything a client needs to reach and authenticate to one API server.
 
 Mirrors client-go v0.37 `rest/config.go` (`rest.Config`, `TLSClientConfig`,
-`InClusterConfig`); stands for `kubernetes.client.Configuration` of the
-`kubernetes` 37.x Python client, which `to_configuration()` builds field by
-field, and which `fields()` lays side by side with the Go names.
+`InClusterConfig`); stands for the `kubernetes` 37.x client's
+`kubernetes.client.Configuration`, which `to_configuration()` builds and `fields()`
+lays beside the Go names. Two differences show there: the Python client hands
+*file names* to urllib3, so certificate data is written to private temporary files
+(mode 0600, removed at exit), as `kubernetes.config.load_kube_config` does; and
+QPS/Burst have no home in `Configuration` (k8slab applies them in
+`rest_client.ThrottledApiClient`).
 
-Two differences between the clients show here. client-go keeps certificate
-data in memory; the Python client hands file names to urllib3, so data from a
-kubeconfig is written to private temporary files (mode 0600, removed at exit),
-exactly as `kubernetes.config.load_kube_config` does. And `QPS`/`Burst` have
-no home in `Configuration`: k8slab keeps them here and applies them in
-`rest_client.ThrottledApiClient`.
-
-Kept: host, bearer token (and token file), basic auth, client certificate and
-key (file or data), CA (file or data), insecure, TLS server name, proxy,
-user agent, QPS, Burst, Timeout, a ready-made `RateLimiter`; the in-cluster
-config from a Pod's service-account files.
-Left out: exec and auth-provider plugins, impersonation, `WrapTransport`,
-`Dial`, content negotiation (JSON only), `WarningHandler`.
-Secrets (token, password, key data) never appear in `repr`, `fields()` or
-error messages.
+Kept: host, bearer token (and token file), basic auth, client certificate and key
+(file or data), CA (file or data), insecure, TLS server name, proxy, user agent,
+QPS, Burst, Timeout, a ready-made `RateLimiter`; the in-cluster config.
+Left out: exec and auth-provider plugins, impersonation, `WrapTransport`, `Dial`,
+content negotiation (JSON only), `WarningHandler`. Secrets never appear in `repr`,
+`fields()` or error messages.
 """
 
 from __future__ import annotations
@@ -122,37 +117,29 @@ class RestConfig:
         """A DataFrame: each rest.Config field, its value, and where the Python client keeps it."""
         import pandas as pd
 
-        conf = self.to_configuration()
-        t = self.tls
+        c, t = self.to_configuration(), self.tls
+        temp = "(temporary file written from the data)"
 
-        def shown(value: Any, secret: bool = False, data: bool = False) -> str:
+        def show(value: Any, kind: str = "") -> str:  # kind: "secret" or "data"
             if value in ("", b"", None):
                 return ""
-            if data:
-                return DATA_OMITTED
-            return REDACTED if secret else str(value)
-
-        def conf_file(path: str | None, own: str) -> str:
-            if not path:
-                return ""
-            return path if path == own else "(temporary file written from the data)"
+            return {"secret": REDACTED, "data": DATA_OMITTED}.get(kind, str(value))
 
         rows = [
-            ("Host", self.host, "host", conf.host),
-            ("BearerToken", shown(self.bearer_token, secret=True), "api_key['BearerToken']",
-             REDACTED if "BearerToken" in conf.api_key else ""),
+            ("Host", self.host, "host", c.host),
+            ("BearerToken", show(self.bearer_token, "secret"), "api_key['BearerToken']", show(c.api_key.get("BearerToken"), "secret")),
             ("BearerTokenFile", self.bearer_token_file, "(read once into api_key)", ""),
-            ("Username", self.username, "username", conf.username or ""),
-            ("Password", shown(self.password, secret=True), "password", shown(conf.password, secret=True)),
-            ("TLSClientConfig.Insecure", str(t.insecure), "verify_ssl", str(conf.verify_ssl)),
-            ("TLSClientConfig.ServerName", t.server_name, "tls_server_name", conf.tls_server_name or ""),
-            ("TLSClientConfig.CAFile", t.ca_file, "ssl_ca_cert", conf_file(conf.ssl_ca_cert, t.ca_file)),
-            ("TLSClientConfig.CAData", shown(t.ca_data, data=True), "", ""),
-            ("TLSClientConfig.CertFile", t.cert_file, "cert_file", conf_file(conf.cert_file, t.cert_file)),
-            ("TLSClientConfig.CertData", shown(t.cert_data, data=True), "", ""),
-            ("TLSClientConfig.KeyFile", t.key_file, "key_file", conf_file(conf.key_file, t.key_file)),
-            ("TLSClientConfig.KeyData", shown(t.key_data, data=True), "", ""),
-            ("Proxy", self.proxy, "proxy", conf.proxy or ""),
+            ("Username", self.username, "username", c.username or ""),
+            ("Password", show(self.password, "secret"), "password", show(c.password, "secret")),
+            ("TLSClientConfig.Insecure", str(t.insecure), "verify_ssl", str(c.verify_ssl)),
+            ("TLSClientConfig.ServerName", t.server_name, "tls_server_name", c.tls_server_name or ""),
+            ("TLSClientConfig.CAFile", t.ca_file, "ssl_ca_cert", t.ca_file or (temp if c.ssl_ca_cert else "")),
+            ("TLSClientConfig.CAData", show(t.ca_data, "data"), "", ""),
+            ("TLSClientConfig.CertFile", t.cert_file, "cert_file", t.cert_file or (temp if c.cert_file else "")),
+            ("TLSClientConfig.CertData", show(t.cert_data, "data"), "", ""),
+            ("TLSClientConfig.KeyFile", t.key_file, "key_file", t.key_file or (temp if c.key_file else "")),
+            ("TLSClientConfig.KeyData", show(t.key_data, "data"), "", ""),
+            ("Proxy", self.proxy, "proxy", c.proxy or ""),
             ("UserAgent", self.user_agent, "ApiClient.user_agent", self.user_agent or _default_user_agent()),
             ("QPS", f"{self.qps:g}", "(none: k8slab's ThrottledApiClient)", ""),
             ("Burst", str(self.burst), "(none: k8slab's ThrottledApiClient)", ""),

@@ -4,17 +4,12 @@
     RESTClient(client).get().resource("pods").do()
     client.rest_client.requests[0].path      # "/api/v1/pods"
 
-Stands where the `kubernetes` 37.x client's `rest.RESTClientObject` stands
-(its `request(method, url, headers, body, post_params, _request_timeout)`
-returns a `rest.RESTResponse` around a urllib3 response), as client-go's
-`rest/fake` RESTClient and httpx's `MockTransport` do: everything above it
-(auth headers, query encoding, throttling, the trace, decoding, errors) runs
-for real.
-
-The handler gets a `MockRequest` and returns `(status, payload)` or
-`(status, payload, headers)`; a dict or list payload is sent as JSON, bytes
-as they are (a watch is bytes of JSON lines). Raising from the handler
-stands for a transport failure (e.g. `urllib3.exceptions.MaxRetryError`).
+Stands where the `kubernetes` 37.x client's `rest.RESTClientObject` stands (as
+client-go's `rest/fake` and httpx's `MockTransport` do): everything above it (auth,
+query encoding, throttling, the trace, decoding, errors) runs for real. The handler
+gets a `MockRequest` and returns `(status, payload[, headers])`: a dict or list goes
+out as JSON, bytes as they are (a watch is bytes of JSON lines); raising from it
+stands for a transport failure (e.g. urllib3's `MaxRetryError`).
 """
 
 from __future__ import annotations

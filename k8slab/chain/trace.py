@@ -4,22 +4,18 @@
         clientset.core_v1().pods("default").list()
     t.frame()          # method, path, query, status, bytes, latency, throttling
 
-Stands for client-go v0.37's request logging in `rest/request.go` and
-`transport/round_trippers.go` (`kubectl -v=6` prints each request's verb,
-URL, status and latency; `-v=8` adds headers, with Authorization masked). In
-the `kubernetes` 37.x client every request, from a generated `*Api` method,
-from `kubernetes.watch` or from k8slab's `RESTClient`, passes through
-`ApiClient.call_api`; while a trace is open, that method is wrapped to
-record each call.
+Stands for client-go v0.37's request logging (`rest/request.go`,
+`transport/round_trippers.go`: what `kubectl -v=6` and `-v=8` print, Authorization
+masked). In the `kubernetes` 37.x client every request, from a generated `*Api`
+method, `kubernetes.watch` or k8slab's `RESTClient`, passes `ApiClient.call_api`;
+while a trace is open that method is wrapped to record each call, in every thread.
 
-Kept: method, path, query (decoded, sorted by key, as Go's `url.Values.Encode`
-orders it), status, response bytes (read so far, so streams count too),
-latency to the response headers, client-side throttling wait, request body
-size, transport errors, request headers with `Authorization` redacted; labels
-to tell layers apart (`with t.label("clientset"): ...`).
+Kept: method, path, query (decoded, sorted by key), status, response bytes (read so
+far, so streams count too), latency to the response headers, throttling wait,
+request body size, transport errors, request headers with `Authorization`
+redacted; labels to tell layers apart (`with t.label("clientset"): ...`).
 Left out: response headers and bodies; requests that bypass `ApiClient`
-(websocket exec/attach, raw `urllib3`).
-Every open trace records every thread's requests.
+(websocket exec/attach, raw urllib3).
 """
 
 from __future__ import annotations
