@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from k8slab.chain import RESTClient, build_config_from_flags, new_for_config, trace
+from k8slab.chain import build_config_from_flags, new_for_config, trace
 
 pytestmark = pytest.mark.lab
 
