@@ -12,9 +12,22 @@ from typing import Any
 
 # name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    # the lab
     "Lab": "k8slab.lab",
     "connect": "k8slab.lab",
+    # the client chain
+    "RESTClient": "k8slab.chain",
+    "RestConfig": "k8slab.chain",
+    "build_config_from_flags": "k8slab.chain",
+    "load_kubeconfig": "k8slab.chain",
+    "new_for_config": "k8slab.chain",
+    "trace": "k8slab.chain",
+    # the wings, as modules
+    "cache": "k8slab.cache",
+    "chain": "k8slab.chain",
     "errors": "k8slab.errors",
+    "lab": "k8slab.lab",
+    "workqueue": "k8slab.workqueue",
 }
 
 __all__ = sorted(_EXPORTS)

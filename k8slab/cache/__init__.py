@@ -62,7 +62,6 @@ from k8slab.cache.store import (
 )
 
 __all__ = [
-    "NAMESPACE_INDEX",
     "Config",
     "Controller",
     "DeletedFinalStateUnknown",
@@ -76,6 +75,7 @@ __all__ = [
     "Indexers",
     "Lister",
     "ListerWatcher",
+    "NAMESPACE_INDEX",
     "NamespaceLister",
     "Reflector",
     "Requeue",
