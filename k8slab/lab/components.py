@@ -194,6 +194,10 @@ def _controller_manager_args(lab: "Lab") -> list[str]:
         f"--root-ca-file={pki / 'ca.crt'}",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         "--use-service-account-credentials=true",
+        # The default client budget (20 qps) spaces out the discovery calls of
+        # ~50 controllers' start-up over seconds; a lab has no one to protect.
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
         # Every default controller but IPAM: fake nodes need no Pod CIDRs.
         "--controllers=*,-node-ipam-controller",
         f"--cluster-signing-cert-file={pki / 'ca.crt'}",

@@ -436,7 +436,9 @@ class Lab:
 
     def _start_all(self, binaries: dict[str, Path]) -> None:
         started = time.monotonic()
+        self._say(f"starting lab {self.name!r} ({self.profile}): {', '.join(self.components)}")
         for name in self.components:
+            t0 = time.monotonic()
             if name == "kwok":
                 from .cluster import prepare_kwok
 
@@ -444,10 +446,14 @@ class Lab:
             self._start_one(name, binaries)
             if name == "kube-apiserver":
                 self._wait_for_api()
+            self._say(f"  {name} ready ({time.monotonic() - t0:.1f} s)")
         if self.profile == "cluster":
             from .cluster import finish_cluster
 
+            t0 = time.monotonic()
             finish_cluster(self)
+            self._say(f"  {self.nodes} fake nodes Ready, ServiceAccount default/default exists "
+                      f"({time.monotonic() - t0:.1f} s)")
         self._say(
             f"lab {self.name!r} ({self.profile}) ready in {time.monotonic() - started:.1f} s\n"
             f"kubeconfig: {self.kubeconfig}\n{self.export_line()}"
