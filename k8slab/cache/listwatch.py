@@ -48,10 +48,11 @@ import logging
 import os
 import re
 import threading
+from collections import deque
 from typing import Any, Callable, Iterator
 
 from k8slab import errors
-from k8slab.cache.listwatch_types import ListerWatcher, Watch
+from k8slab.cache.listwatch_types import ListerWatcher
 
 __all__ = [
     "ListWatch",
@@ -204,58 +205,68 @@ class ListWatch:
 class RawWatch:
     """The events of one watch response, parsed to dicts as they arrive (a `Watch`).
 
-    Iterate it once. Iteration ends when the server ends the watch, when the
-    connection breaks, or after `stop()`; it yields `{"type", "object"}`
-    dicts exactly as the server sent them.
+    Iterating yields `{"type", "object"}` dicts exactly as the server sent
+    them. Iteration ends when the server ends the watch, when the connection
+    breaks, or after `stop()`. A loop that breaks out early can iterate again
+    and resumes where it left off (the reflector does so after a streaming
+    list's last initial event).
     """
 
     def __init__(self, response: Any, what: str = "watch", host: str = "") -> None:
         self._response = response  # a urllib3 HTTPResponse, not yet read
         self._what, self._host = what, host
         self._lock = threading.Lock()
+        self._chunks: Iterator[bytes] | None = None
+        self._lines: deque[bytes] = deque()  # complete lines not yet handed out
+        self._rest = b""  # an incomplete line, waiting for the next chunk
         self._stopped = False
-        self._reading = False
+        self._in_read = False  # a thread is (maybe) blocked reading the socket
         self._closed = False
 
     @property
     def stopped(self) -> bool:
         return self._stopped
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        with self._lock:
-            if self._stopped or self._reading:
-                return
-            self._reading = True
-        try:
-            yield from self._events()
-        finally:
-            self._close()
+    def __iter__(self) -> "RawWatch":
+        return self
 
-    def _events(self) -> Iterator[dict[str, Any]]:
-        rest = b""  # an incomplete line carried over to the next chunk
-        chunks = self._response.stream(amt=None, decode_content=True)
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                break
-            except Exception as exc:  # reset, EOF mid-chunk, socket shut down by stop()
-                if not self._stopped:
-                    log.debug("%s: the stream broke, ending the watch: %s", self._what, exc)
-                return
+    def __next__(self) -> dict[str, Any]:
+        while self._stopped or not self._lines:
+            if self._stopped or not self._read_chunk():
+                self._close()
+                raise StopIteration
+        return _decode(self._lines.popleft())
+
+    def _read_chunk(self) -> bool:
+        """Read one chunk into complete lines; False once the stream has ended."""
+        with self._lock:
             if self._stopped:
-                return
-            lines = chunk.split(b"\n")
-            if rest:
-                lines[0] = rest + lines[0]
-            rest = lines.pop()
-            for line in lines:
-                if line:
-                    yield _decode(line)
-                    if self._stopped:
-                        return
-        if rest.strip() and not self._stopped:
-            yield _decode(rest)
+                return False
+            self._in_read = True
+            if self._chunks is None:
+                self._chunks = self._response.stream(amt=None, decode_content=True)
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            chunk = None
+        except Exception as exc:  # reset, EOF mid-chunk, or the socket shut down by stop()
+            if not self._stopped:
+                log.debug("%s: the stream broke, ending the watch: %s", self._what, exc)
+            chunk = None
+        finally:
+            with self._lock:
+                self._in_read = False
+        if chunk is None:  # the end: a last line without its newline still counts
+            if self._rest.strip() and not self._stopped:
+                self._lines.append(self._rest)
+            self._rest = b""
+            return bool(self._lines)
+        lines = chunk.split(b"\n")
+        if self._rest:
+            lines[0] = self._rest + lines[0]
+        self._rest = lines.pop()
+        self._lines.extend(line for line in lines if line)
+        return True
 
     def stop(self) -> None:
         """End the watch; safe from any thread, any number of times."""
@@ -263,8 +274,8 @@ class RawWatch:
             if self._stopped:
                 return
             self._stopped = True
-            reading = self._reading
-        if reading:
+            in_read = self._in_read
+        if in_read:
             try:  # wake the reader blocked in recv(); it closes the connection itself
                 self._response.shutdown()
             except (AttributeError, OSError, RuntimeError, ValueError):
@@ -274,7 +285,7 @@ class RawWatch:
 
     def _close(self) -> None:
         with self._lock:
-            if self._closed:
+            if self._closed or self._in_read:
                 return
             self._closed = True
         try:
