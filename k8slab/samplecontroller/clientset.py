@@ -120,6 +120,9 @@ class CoreV1(_GroupVersion):
     def namespaces(self) -> ResourceClient:
         return self._cluster("namespaces")
 
+    def nodes(self) -> ResourceClient:
+        return self._cluster("nodes")
+
 
 class AppsV1(_GroupVersion):
     def deployments(self, namespace: str) -> ResourceClient:
