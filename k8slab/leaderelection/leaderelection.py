@@ -77,6 +77,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JITTER_FACTOR = 1.2  # client-go's JitterFactor: retries wait retry_period x (1 + up to 1.2)
+_MAX_RELEASE_ATTEMPTS = 10  # client-go bounds these by the renew deadline alone; a fake clock may not move
 
 
 @dataclasses.dataclass
@@ -234,7 +235,7 @@ class LeaderElector:
     def release(self) -> bool:
         """If this candidate leads, write a record with no holder; True if nothing is held."""
         deadline = self._clock.now() + self.config.renew_deadline
-        while True:
+        for attempt in range(_MAX_RELEASE_ATTEMPTS):
             try:
                 old = self.config.lock.get()
             except errors.NotFound:
@@ -259,14 +260,14 @@ class LeaderElector:
                 if self._clock.now() < deadline:
                     log.debug("conflict when releasing lease %s, retrying", self.config.lock.describe())
                     continue
-                log.error("failed to release lease %s: conflicts until the deadline",
-                          self.config.lock.describe())
-                return False
+                break
             except Exception as exc:
                 log.error("failed to release lease %s: %s", self.config.lock.describe(), exc)
                 return False
             self._set_observed_record(record)
             return True
+        log.error("failed to release lease %s: it kept changing under us", self.config.lock.describe())
+        return False
 
     # -- one attempt -----------------------------------------------------------------
 

@@ -6,6 +6,7 @@
     record.py       tools/record                  Events (and FakeRecorder)
     meta.py         apimachinery meta/v1          owner references, finalizers, conditions
     rbac.py         (kubectl create clusterrole)  least-privilege ClusterRole and Role
+    app.py          main.go                       App: clients, informers, controller, leader election
     operator.py     (notebook 12)                 sample-controller plus finalizer,
                                                   observedGeneration and conditions
     dashboard.py    -                             a live ipywidgets view for notebooks
@@ -17,6 +18,7 @@ See controller.py's docstring for the Go <-> Python map.
 
 import logging
 
+from k8slab.samplecontroller.app import App, LeaderElectionOptions
 from k8slab.samplecontroller.clientset import DictClientset, new_for_config, new_for_kubeconfig
 from k8slab.samplecontroller.controller import (
     CONTROLLER_AGENT_NAME,
@@ -41,6 +43,7 @@ from k8slab.samplecontroller.record import EventRecorder, FakeRecorder
 
 __all__ = [
     "API_VERSION",
+    "App",
     "CONTROLLER_AGENT_NAME",
     "Controller",
     "DEPLOYMENTS_RESOURCE",
@@ -50,6 +53,7 @@ __all__ = [
     "FIELD_MANAGER",
     "FOOS_RESOURCE",
     "FakeRecorder",
+    "LeaderElectionOptions",
     "MESSAGE_RESOURCE_EXISTS",
     "MESSAGE_RESOURCE_SYNCED",
     "SUCCESS_SYNCED",
