@@ -87,13 +87,19 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
     on Ctrl-C, on SIGTERM, or when JupyterLab exits.
     """
     _need_repo()
-    from .lab import Lab
+    from .lab import ExternalCluster, Lab
 
-    lab = Lab(lab_name)
-    lab.up()
-    if lab.started_here:
-        lab.stop_with(os.getpid())  # even if this command is killed, the lab it started goes
-    os.environ["K8SLAB_LAB"] = lab.name  # kernels started from here adopt this lab
+    external = os.environ.get("K8SLAB_KUBECONFIG")
+    if external:  # bring your own cluster: notebooks connect() to it, no lab starts
+        lab = ExternalCluster(external)
+        print(f"k8slab: running the course against the cluster in K8SLAB_KUBECONFIG ({lab.server}); "
+              "lab-only steps will be skipped", flush=True)
+    else:
+        lab = Lab(lab_name)
+        lab.up()
+        if lab.started_here:
+            lab.stop_with(os.getpid())  # even if this command is killed, the lab it started goes
+        os.environ["K8SLAB_LAB"] = lab.name  # kernels started from here adopt this lab
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if headless:
@@ -104,8 +110,8 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
             cmd.append(f"--ServerApp.port={port}")
         if os.geteuid() == 0:  # containers and CI machines often run as root
             cmd.append("--allow-root")
-        print(f"k8slab: the lab is up ({lab.profile}); starting JupyterLab on the course. "
-              "Ctrl-C stops JupyterLab and the lab.", flush=True)
+        print(f"k8slab: the cluster is up ({lab.profile}); starting JupyterLab on the course. "
+              "Ctrl-C stops JupyterLab (and the lab, if this command started it).", flush=True)
         server = subprocess.Popen(cmd, cwd=NOTEBOOKS)
         try:
             return server.wait()
@@ -123,7 +129,7 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if lab.started_here:
+        if isinstance(lab, Lab) and lab.started_here:
             lab.down()
 
 
