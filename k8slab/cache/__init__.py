@@ -7,6 +7,7 @@ One module per client-go file (v0.32):
     store.py              store.go               Store / Indexer, key functions, deep_copy
     delta_fifo.py         delta_fifo.go          the queue of per-object deltas
     listwatch_types.py    listwatch.go           the ListerWatcher / Watch protocols (the HTTP seam)
+    listwatch.py          listwatch.go           ListWatch: that seam over the chain's RESTClient
     pager.py              tools/pager            listing page by page
     reflector.py          reflector.go           list, then watch, with client-go's RV rules
     controller.py         controller.go          the pop loop, process_deltas, handler types
@@ -17,7 +18,8 @@ One module per client-go file (v0.32):
     _wait.py              apimachinery wait      backoff and interruptible sleeps
     testing/              testing/               FakeSource, an in-memory list/watch source
 
-The reflector knows no HTTP: it calls a `ListerWatcher` (see listwatch_types.py).
+The reflector knows no HTTP: it calls a `ListerWatcher` (see listwatch_types.py);
+`ListWatch.for_resource(lab, "pods")` is the one that talks to a server.
 Objects are plain dicts shared by everyone reading the cache: deep-copy
 before changing one.
 """
@@ -43,6 +45,7 @@ from k8slab.cache.delta_fifo import (
 from k8slab.cache.factory import SharedInformerFactory
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listers import Lister, NamespaceLister, parse_selector
+from k8slab.cache.listwatch import ListWatch, lister_watcher_for
 from k8slab.cache.listwatch_types import ListerWatcher, Watch
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.shared_informer import (
@@ -73,6 +76,7 @@ __all__ = [
     "FilteringResourceEventHandler",
     "Indexer",
     "Indexers",
+    "ListWatch",
     "Lister",
     "ListerWatcher",
     "NAMESPACE_INDEX",
@@ -88,6 +92,7 @@ __all__ = [
     "Watch",
     "deep_copy",
     "deletion_handling_meta_namespace_key_func",
+    "lister_watcher_for",
     "meta_namespace_index_func",
     "meta_namespace_key_func",
     "new_indexer",
