@@ -45,3 +45,15 @@ def test_unknown_names_raise_attribute_error():
         assert "no_such_thing" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_the_import_contracts_hold():
+    """pyproject.toml's import-linter contracts: floors, independence, who imports `kubernetes`."""
+    import shutil
+    from pathlib import Path
+
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    assert lint, "import-linter is part of the test extra"
+    out = subprocess.run([lint], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "3 kept, 0 broken" in out.stdout
