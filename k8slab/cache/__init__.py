@@ -6,6 +6,7 @@ One module per client-go file (v0.32):
     thread_safe_store.py  thread_safe_store.go   the locked map with indices
     store.py              store.go               Store / Indexer, key functions, deep_copy
     delta_fifo.py         delta_fifo.go          the queue of per-object deltas
+    real_fifo.py          the_real_fifo.go       every delta in arrival order (1.33+ InOrderInformers)
     listwatch_types.py    listwatch.go           the ListerWatcher / Watch protocols (the HTTP seam)
     listwatch.py          listwatch.go           ListWatch: that seam over the chain's RESTClient
     pager.py              tools/pager            listing page by page
@@ -47,6 +48,7 @@ from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_f
 from k8slab.cache.listers import Lister, NamespaceLister, parse_selector
 from k8slab.cache.listwatch import ListWatch, lister_watcher_for
 from k8slab.cache.listwatch_types import ListerWatcher, Watch
+from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.shared_informer import (
     ResourceEventHandlerRegistration,
@@ -81,6 +83,7 @@ __all__ = [
     "ListerWatcher",
     "NAMESPACE_INDEX",
     "NamespaceLister",
+    "RealFIFO",
     "Reflector",
     "Requeue",
     "ResourceEventHandler",
