@@ -8,7 +8,12 @@ imported (see `_bootstrap.py`).
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
+
+# A library logs; the application decides where it goes. Without this, warnings
+# from background threads would land on stderr in whichever notebook cell runs.
+logging.getLogger("k8slab").addHandler(logging.NullHandler())
 
 # name -> module that defines it
 _EXPORTS: dict[str, str] = {
