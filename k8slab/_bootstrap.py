@@ -9,6 +9,7 @@ a `pip install -e .`) is used as it is.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import subprocess
@@ -47,12 +48,19 @@ def ensure_environment() -> None:
     python = target / "bin" / "python"
     if Path(sys.executable).resolve() == python.resolve() and os.environ.get("K8SLAB_BOOTSTRAPPED"):
         sys.exit(f"k8slab: error: {target} still lacks {', '.join(missing)} after installing; see pip's output above")
-    if not python.exists():
-        print(f"k8slab: creating a virtual environment in {target}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(target)
-    print(f"k8slab: installing k8slab and its dependencies into {target} (missing: {', '.join(missing)})", flush=True)
-    rc = subprocess.call([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", f"{repo}[test]"])
-    if rc != 0:
-        sys.exit(f"k8slab: error: `pip install -e {repo}[test]` failed (exit {rc}); see its output above")
+    # The environment is current when it was installed from this very pyproject.toml.
+    stamp = target / ".k8slab-installed"
+    wanted = hashlib.sha256((repo / "pyproject.toml").read_bytes()).hexdigest()
+    current = python.exists() and stamp.exists() and stamp.read_text() == wanted
+    if not current:
+        if not python.exists():
+            print(f"k8slab: creating a virtual environment in {target}", flush=True)
+            venv.EnvBuilder(with_pip=True).create(target)
+        print(f"k8slab: installing k8slab and its dependencies into {target}", flush=True)
+        rc = subprocess.call([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                              "-e", f"{repo}[test]"])
+        if rc != 0:
+            sys.exit(f"k8slab: error: `pip install -e {repo}[test]` failed (exit {rc}); see its output above")
+        stamp.write_text(wanted)
     env = dict(os.environ, K8SLAB_BOOTSTRAPPED="1")
     os.execve(str(python), [str(python), "-m", "k8slab", *sys.argv[1:]], env)
