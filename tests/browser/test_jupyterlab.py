@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
+
+from tests.browser.conftest import SCREENSHOTS
 
 
 
@@ -14,7 +17,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.browser]
 LIVE_ROWS = "table.k8slab-live tbody tr"
 
 
-def run_all_cells(page, jupyterlab, name: str) -> None:
+def run_all_cells(page, jupyterlab, name: str, before_run: str = "") -> None:
     page.set_default_timeout(120_000)
     page.goto(jupyterlab.notebook_url(name), wait_until="domcontentloaded")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
@@ -25,6 +28,12 @@ def run_all_cells(page, jupyterlab, name: str) -> None:
         " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
         " return k && k.status === 'idle'; }"
     )
+    # The copy carries the committed outputs (and saved widget state): clear them, so
+    # that everything the test sees comes from this run.
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output').length === 0")
+    if before_run:
+        page.evaluate(before_run)
     # Don't wait on the command's promise: it settles only when every cell has run.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
@@ -39,6 +48,21 @@ def watch_row_counts(page, seconds: float, until=None) -> list[int]:
             break
         page.wait_for_timeout(200)
     return counts
+
+
+# Records every distinct state of the live tables as the page renders it (a
+# MutationObserver sees each redraw, however short), as JSON lists of row counts.
+RECORD_LIVE_TABLES = """() => {
+  window.__k8slabStates = [];
+  const record = () => {
+    const counts = [...document.querySelectorAll('table.k8slab-live')]
+      .map(t => t.querySelectorAll('tbody tr').length);
+    const key = JSON.stringify(counts);
+    const states = window.__k8slabStates;
+    if (states[states.length - 1] !== key) states.push(key);
+  };
+  new MutationObserver(record).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
 
 
 def kernel_errors(page) -> list[str]:
@@ -61,6 +85,7 @@ def test_widgets_assigned_from_a_background_thread_render(browser, jupyterlab):
                 "        view.value = f'<table class=\"k8slab-live\"><tbody>{rows}</tbody></table>'\n"
                 "        time.sleep(0.5)\n"
                 "threading.Thread(target=feed, daemon=True).start()\n"
+                "time.sleep(4)  # the cell is still running while the thread updates the widget\n"
             ),
         }],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
@@ -69,10 +94,64 @@ def test_widgets_assigned_from_a_background_thread_render(browser, jupyterlab):
     (jupyterlab.root / "thread-widget.ipynb").write_text(json.dumps(nb))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        run_all_cells(page, jupyterlab, "thread-widget.ipynb")
-        counts = watch_row_counts(page, 60, until=lambda c: c and c[-1] == 5)
-        assert counts[-1] == 5, counts
-        seen = sorted(set(counts))
-        assert len(seen) >= 3, f"the table did not grow step by step: {counts}"
+        run_all_cells(page, jupyterlab, "thread-widget.ipynb", before_run=RECORD_LIVE_TABLES)
+        page.wait_for_function("() => window.__k8slabStates.includes('[5]')", timeout=60_000)
+        states = [json.loads(s) for s in page.evaluate("() => window.__k8slabStates")]
+        assert [s for s in states if s] == [[1], [2], [3], [4], [5]], states
     finally:
         page.close()
+
+
+def notebook_finished(page) -> bool:
+    """Every code cell has run: no `[*]` prompt is left and the last code cell has a number."""
+    return page.evaluate(
+        "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+        ".map(e => e.textContent.trim());"
+        " return p.length > 0 && !p.some(t => t.includes('*')) && /\\d/.test(p[p.length - 1]); }"
+    )
+
+
+def run_and_record(browser, jupyterlab, name: str, shot: str, timeout: float = 600) -> dict:
+    """Run a notebook in JupyterLab, recording every state of its live tables; screenshot the fullest."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        run_all_cells(page, jupyterlab, name, before_run=RECORD_LIVE_TABLES)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        best, deadline = 0, time.monotonic() + timeout
+        while time.monotonic() < deadline and not notebook_finished(page):
+            rows = page.locator(LIVE_ROWS).count()
+            if rows > best:  # the fullest view so far: keep a picture of the cell's output
+                best = rows
+                view = page.locator(".jp-OutputArea-output:has(table.k8slab-live)").first
+                try:
+                    view.screenshot(path=str(SCREENSHOTS / shot), timeout=5_000)
+                except Exception:  # re-rendered mid-shot; the next sample tries again
+                    best = 0
+            page.wait_for_timeout(200)
+        states = [json.loads(s) for s in page.evaluate("() => window.__k8slabStates")]
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
+        return {"samples": [tuple(s) for s in states], "finished": notebook_finished(page), "errors": errors}
+    finally:
+        page.close()
+
+
+def test_notebook_08_live_pod_table_grows_as_pods_are_created(browser, jupyterlab):
+    seen = run_and_record(browser, jupyterlab, "08-indexer-and-informer.ipynb", "08-live-pods.png")
+    assert seen["finished"] and seen["errors"] == 0, seen
+    rows = [counts[0] for counts in seen["samples"] if counts]
+    assert rows and rows[0] == 0, f"the live table should first be drawn empty: {rows}"
+    assert 6 in rows, f"the table never showed the six Pods: {rows}"
+    growing = rows[: rows.index(6) + 1]
+    assert len(set(growing)) >= 3 and growing == sorted(growing), f"rows did not appear one by one: {rows}"
+    assert rows[-1] == 4, f"after two deletions the table should show 4 Pods: {rows}"
+    assert (SCREENSHOTS / "08-live-pods.png").stat().st_size > 10_000
+
+
+def test_notebook_10_dashboard_shows_the_foo_its_deployment_and_pods(browser, jupyterlab):
+    seen = run_and_record(browser, jupyterlab, "10-sample-controller.ipynb", "10-dashboard.png")
+    assert seen["finished"] and seen["errors"] == 0, seen
+    totals = [sum(c) for c in seen["samples"] if c]
+    assert totals and max(totals) >= 3, f"the dashboard tables never filled: {seen['samples']}"
+    peak = totals.index(max(totals))
+    assert min(totals[:peak + 1]) < max(totals), f"rows did not appear as objects were created: {seen['samples']}"
+    assert (SCREENSHOTS / "10-dashboard.png").stat().st_size > 10_000
