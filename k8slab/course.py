@@ -143,7 +143,7 @@ def run_headless(notebooks: list[Path] | None = None, timeout: int = 900) -> int
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    paths = notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    paths = notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]*-*.ipynb"))
     if not paths:
         raise UsageError(f"no notebooks in {NOTEBOOKS}")
     rows = []
