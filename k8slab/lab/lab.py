@@ -39,7 +39,7 @@ import psutil
 from ..errors import LabNotRunning, StartupFailed, UsageError
 from . import components as comp
 from .build import resolve_binaries
-from .pki import CA, kubeconfig_dict, service_account_keys, write_kubeconfig
+from .pki import CA, kubeconfig_dict, write_kubeconfig, write_lab_pki
 
 __all__ = ["Lab", "state_root"]
 
@@ -399,40 +399,7 @@ class Lab:
             "processes": {},
         }
         self._save_state()
-        self._write_pki()
-
-    def _write_pki(self) -> None:
-        pki = self.dir / "pki"
-        ca = CA.create(pki)
-        ca.write_pair(
-            "apiserver",
-            *ca.issue(
-                "kube-apiserver",
-                server_names=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                              "kubernetes.default.svc.cluster.local"],
-                server_ips=[comp.LOOPBACK, "10.96.0.1"],
-            ),
-        )
-        admin_cert, admin_key = ca.issue("admin", organizations=["system:masters"])
-        ca.write_pair("admin", admin_cert, admin_key)
-        service_account_keys(pki)
-        write_kubeconfig(
-            self.kubeconfig,
-            kubeconfig_dict(server=self.server, ca_pem=ca.cert_pem, user="admin", cert_pem=admin_cert, key_pem=admin_key),
-        )
-        # The other components authenticate as the identities RBAC's bootstrap policy names.
-        identities = {
-            "kube-controller-manager": ("system:kube-controller-manager", []),
-            "kube-scheduler": ("system:kube-scheduler", []),
-            "kwok": ("kwok", ["system:masters"]),
-        }
-        for component, (cn, groups) in identities.items():
-            if component in self.components:
-                cert, key = ca.issue(cn, organizations=groups)
-                write_kubeconfig(
-                    self.dir / "components" / f"{component}.kubeconfig",
-                    kubeconfig_dict(server=self.server, ca_pem=ca.cert_pem, user=cn, cert_pem=cert, key_pem=key),
-                )
+        write_lab_pki(self.dir, self.server, self.components)
 
     def _start_all(self, binaries: dict[str, Path]) -> None:
         started = time.monotonic()

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CA", "write_private", "kubeconfig_dict", "write_kubeconfig"]
+__all__ = ["CA", "kubeconfig_dict", "write_kubeconfig", "write_lab_pki", "write_private"]
 
 _VALIDITY = dt.timedelta(days=365)
 
@@ -200,3 +200,36 @@ def kubeconfig_dict(
 def write_kubeconfig(path: Path, config: dict) -> Path:
     write_private(path, yaml.safe_dump(config, sort_keys=False).encode())
     return path
+
+
+# The identities RBAC's bootstrap policy names, one per component (kwok, not a
+# Kubernetes component, gets administrator rights, as kwokctl gives it).
+COMPONENT_IDENTITIES = {
+    "kube-controller-manager": ("system:kube-controller-manager", ()),
+    "kube-scheduler": ("system:kube-scheduler", ()),
+    "kwok": ("kwok", ("system:masters",)),
+}
+
+
+def write_lab_pki(lab_dir: Path, server: str, components: Iterable[str]) -> None:
+    """Everything a lab needs: CA, serving cert, SA keys, the admin and component kubeconfigs."""
+    pki = lab_dir / "pki"
+    ca = CA.create(pki)
+    ca.write_pair("apiserver", *ca.issue(
+        "kube-apiserver",
+        server_names=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                      "kubernetes.default.svc.cluster.local"],
+        server_ips=["127.0.0.1", "10.96.0.1"],  # loopback, and the `kubernetes` Service's IP
+        client=False,
+    ))
+    admin_cert, admin_key = ca.issue("admin", organizations=["system:masters"])
+    ca.write_pair("admin", admin_cert, admin_key)
+    service_account_keys(pki)
+    write_kubeconfig(lab_dir / "kubeconfig", kubeconfig_dict(
+        server=server, ca_pem=ca.cert_pem, user="admin", cert_pem=admin_cert, key_pem=admin_key))
+    for component in components:
+        if component in COMPONENT_IDENTITIES:
+            cn, groups = COMPONENT_IDENTITIES[component]
+            cert, key = ca.issue(cn, organizations=groups)
+            write_kubeconfig(lab_dir / "components" / f"{component}.kubeconfig", kubeconfig_dict(
+                server=server, ca_pem=ca.cert_pem, user=cn, cert_pem=cert, key_pem=key))
