@@ -173,6 +173,8 @@ class APIError(K8sLabError):
             cls = AlreadyExists
         text = f"{context}: {message}" if context else message
         hint = _HINTS.get(cls)
+        if cls is Forbidden and " cannot " not in message:
+            hint = None  # refused by admission (a missing ServiceAccount, a quota...), not by RBAC
         if hint:
             text = f"{text} ({hint})"
         return cls(text, code=code, reason=reason, status=status)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
 import pytest
@@ -57,6 +58,13 @@ def namespace(api_client, request):
     name = f"t-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:5]}"
     name = "".join(c for c in name if c.isalnum() or c == "-")
     core.create_namespace({"metadata": {"name": name, "labels": {"k8slab.test": "true"}}})
+    if PROFILE == "cluster":
+        # The controller-manager adds the `default` ServiceAccount a moment later; until then
+        # ServiceAccount admission refuses Pods. Tests start when the namespace is usable.
+        deadline = time.monotonic() + 30
+        while not core.list_namespaced_service_account(name, field_selector="metadata.name=default").items:
+            assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 30 s"
+            time.sleep(0.05)
     yield name
     try:
         core.delete_namespace(name)
