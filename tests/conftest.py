@@ -60,10 +60,12 @@ def namespace(api_client, request):
     core.create_namespace({"metadata": {"name": name, "labels": {"k8slab.test": "true"}}})
     if PROFILE == "cluster":
         # The controller-manager adds the `default` ServiceAccount a moment later; until then
-        # ServiceAccount admission refuses Pods. Tests start when the namespace is usable.
-        deadline = time.monotonic() + 30
+        # ServiceAccount admission refuses Pods. Tests start when the namespace is usable. After
+        # tests that restart kube-apiserver, the controller-manager's watches may still be in
+        # client-go's backoff (up to 30 s, with jitter): hence the long limit.
+        deadline = time.monotonic() + 120
         while not core.list_namespaced_service_account(name, field_selector="metadata.name=default").items:
-            assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 30 s"
+            assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 120 s"
             time.sleep(0.05)
     yield name
     try:
