@@ -9,6 +9,7 @@ session against one lab, the way CI does.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,7 +140,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def run_headless(notebooks: list[Path] | None = None, timeout: int = 900) -> int:
     """Execute each notebook top to bottom (outputs are not saved); print a summary."""
+    import tempfile
+
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -152,14 +156,22 @@ def run_headless(notebooks: list[Path] | None = None, timeout: int = 900) -> int
         cells = sum(1 for c in nb.cells if c.cell_type == "code")
         start = time.monotonic()
         print(f"running {path.name} ({cells} code cells) ...", flush=True)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(NOTEBOOKS)}})
+        # Client and kernel talk over Unix sockets (IPC), not TCP: local only, and the
+        # kernel has no reason to warn about plain-text traffic. Absolute socket paths,
+        # because the kernel's working directory is the notebook folder.
+        sockets = tempfile.mkdtemp(prefix="k8slab-kernel-")
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(NOTEBOOKS)}})
         try:
             client.execute()
             outcome, ran = "pass", cells
         except CellExecutionError as exc:
             ran = sum(1 for c in nb.cells if c.cell_type == "code" and c.get("execution_count"))
             outcome = "FAIL: " + str(exc).strip().splitlines()[-1][:120]
+        finally:
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
+            shutil.rmtree(sockets, ignore_errors=True)
         rows.append((path.name, ran, cells, time.monotonic() - start, outcome))
     width = max(len(r[0]) for r in rows)
     print(f"\n{'notebook'.ljust(width)}  cells  time     result")
