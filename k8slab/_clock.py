@@ -6,7 +6,9 @@ of sleeping.
 
 Kept: `now()` (monotonic seconds), `wall()` (UTC wall time, for Lease
 timestamps), `sleep()`, and `wait(cond, timeout)` for loops that wait on a
-`threading.Condition` until either someone notifies it or the time passes.
+`threading.Condition` until either someone notifies it or the time passes;
+`sleep_or_stop(clock, stop, s)`, the interruptible sleep that the reflector
+(as `cache._wait.sleep`) and the leader elector share.
 Left out: tickers and timers as objects; a waiting loop re-reads `now()`.
 """
 
@@ -17,7 +19,7 @@ import threading
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "RealClock", "REAL_CLOCK"]
+__all__ = ["Clock", "FakeClock", "RealClock", "REAL_CLOCK", "sleep_or_stop"]
 
 
 class Clock(Protocol):
@@ -120,3 +122,22 @@ class FakeClock:
         """True while some thread waits on this clock (tests use it to sync)."""
         with self._lock:
             return bool(self._waiting)
+
+
+def sleep_or_stop(clock: Clock, stop: threading.Event, seconds: float) -> bool:
+    """Wait `seconds` of `clock` time or until `stop` is set; True if stopped.
+
+    On the real clock this is `stop.wait`. A fake clock only moves when a test
+    steps it, so we wait on it in short slices and re-check `stop`.
+    """
+    if isinstance(clock, RealClock):
+        return stop.wait(max(seconds, 0.0))
+    deadline = clock.now() + seconds
+    cond = threading.Condition()
+    with cond:
+        while not stop.is_set():
+            remaining = deadline - clock.now()
+            if remaining <= 0:
+                return False
+            clock.wait(cond, remaining)
+    return True

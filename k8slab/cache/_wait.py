@@ -7,7 +7,8 @@ Kept: `ExponentialBackoff`, the manager behind the reflector's retries:
 each delay is the base duration plus up to `jitter` times itself (so
 0.8-1.6 s first), the base doubles up to the cap, and it starts over when no
 backoff was asked for during `reset_after` seconds; `sleep(clock, stop, s)`,
-an interruptible sleep on an injectable clock.
+an interruptible sleep on an injectable clock (`k8slab._clock.sleep_or_stop`,
+re-exported here).
 Left out: timers as objects, `BackoffUntil`'s crash handling, Steps.
 """
 
@@ -17,7 +18,7 @@ import random
 import threading
 from typing import Callable
 
-from k8slab._clock import Clock, RealClock
+from k8slab._clock import Clock, sleep_or_stop
 
 __all__ = ["ExponentialBackoff", "sleep"]
 
@@ -55,20 +56,5 @@ class ExponentialBackoff:
             return base + self._rand() * self.jitter * base if self.jitter > 0 else base
 
 
-def sleep(clock: Clock, stop: threading.Event, seconds: float) -> bool:
-    """Wait `seconds` of `clock` time or until `stop` is set; True if stopped.
-
-    On the real clock this is `stop.wait`. A fake clock only moves when a test
-    steps it, so we wait on it in short slices and re-check `stop`.
-    """
-    if isinstance(clock, RealClock):
-        return stop.wait(max(seconds, 0.0))
-    deadline = clock.now() + seconds
-    cond = threading.Condition()
-    with cond:
-        while not stop.is_set():
-            remaining = deadline - clock.now()
-            if remaining <= 0:
-                return False
-            clock.wait(cond, remaining)
-    return True
+# The interruptible sleep lives in k8slab._clock, shared with leaderelection.
+sleep = sleep_or_stop

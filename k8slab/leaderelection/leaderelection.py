@@ -28,6 +28,8 @@ Kept:
 - `release_on_cancel`: on stop, the leader writes a record with an empty
   holder, leaseDurationSeconds 1 and its transition count, so the next
   candidate need not wait out the lease; a Conflict while releasing retries;
+  nothing is written if the Lease just read names another holder (one that
+  took over after we failed to renew);
 - `on_new_leader` whenever the observed holder changes; "became leader" /
   "stopped leading" events through the lock; `check()` for health checks;
 - an injected clock (`k8slab._clock`) for every wait and every expiry test.
@@ -62,7 +64,7 @@ import threading
 from typing import Callable
 
 from k8slab import errors
-from k8slab._clock import REAL_CLOCK, Clock, RealClock
+from k8slab._clock import REAL_CLOCK, Clock, sleep_or_stop
 from k8slab.leaderelection.resourcelock import LeaderElectionRecord, ResourceLock
 
 __all__ = [
@@ -244,8 +246,8 @@ class LeaderElector:
             except Exception as exc:
                 log.error("error retrieving resource lock %s: %s", self.config.lock.describe(), exc)
                 return False
-            if not self.is_leader():
-                return True
+            if not self.is_leader() or old.holder_identity != self.identity:
+                return True  # never led, or someone took over after we failed to renew
             now = self._clock.wall()
             record = LeaderElectionRecord(
                 leader_transitions=old.leader_transitions,
@@ -394,16 +396,7 @@ class LeaderElector:
 
     def _sleep(self, stop: threading.Event, seconds: float) -> bool:
         """Wait `seconds` of clock time, or until `stop`; True if stopped."""
-        if isinstance(self._clock, RealClock):
-            return stop.wait(max(seconds, 0.0))
-        deadline = self._clock.now() + seconds
-        cond = threading.Condition()
-        with cond:
-            while not stop.is_set():
-                if self._clock.now() >= deadline:
-                    return False
-                self._clock.wait(cond, deadline - self._clock.now())
-        return True
+        return sleep_or_stop(self._clock, stop, seconds)
 
     def __repr__(self) -> str:
         return f"<LeaderElector {self.identity} on {self.config.lock.describe()}, leader {self.get_leader()!r}>"

@@ -31,9 +31,8 @@ from typing import Any, Callable
 from k8slab import errors
 from k8slab.cache import SharedInformerFactory
 from k8slab.cache.listwatch import lister_watcher_for
-from k8slab.chain import api_client_for, load_kubeconfig
 from k8slab.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaseLock, new_leader_elector
-from k8slab.samplecontroller.clientset import DictClientset
+from k8slab.samplecontroller.clientset import new_for_kubeconfig
 from k8slab.samplecontroller.controller import CONTROLLER_AGENT_NAME, Controller, new_controller
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE
 from k8slab.samplecontroller.record import EventRecorder
@@ -91,12 +90,11 @@ class App:
         self.exit_code: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        config = load_kubeconfig(self.kubeconfig).client_config()
-        config.qps, config.burst = qps, burst
-        config.user_agent = f"{CONTROLLER_AGENT_NAME}/k8slab"
         # One throttled client: one QPS/Burst bucket for the informers and all writes.
-        self.api_client = api_client_for(config)
-        self.clientset = DictClientset(self.api_client)
+        self.clientset = new_for_kubeconfig(
+            self.kubeconfig, qps=qps, burst=burst, user_agent=f"{CONTROLLER_AGENT_NAME}/k8slab"
+        )
+        self.api_client = self.clientset.api_client
 
     # -- in this thread ---------------------------------------------------------------
 

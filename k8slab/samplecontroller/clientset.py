@@ -39,8 +39,9 @@ class ResourceClient:
     def __init__(self, rest: RESTClient, resource: str, namespace: str | None = None) -> None:
         self.rest, self.resource, self.namespace = rest, resource, namespace
 
-    def _request(self, verb: str, name: str = "", *subresource: str) -> Any:
-        request = self.rest.verb(verb)
+    def _request(self, verb: str, name: str = "", *subresource: str, start: Any = None) -> Any:
+        """A request for this resource; `start`: one already begun (a PATCH with its content type)."""
+        request = start if start is not None else self.rest.verb(verb)
         if self.namespace:
             request = request.namespace(self.namespace)
         request = request.resource(self.resource)
@@ -71,10 +72,8 @@ class ResourceClient:
 
     def patch(self, name: str, body: Any, patch_type: str = "merge", **options: Any) -> dict[str, Any]:
         """`patch_type`: merge (default), json, strategic or apply."""
-        request = self.rest.patch(patch_type)
-        if self.namespace:
-            request = request.namespace(self.namespace)
-        return request.resource(self.resource).name(name).params(**options).body(body).do().json()
+        request = self._request("PATCH", name, start=self.rest.patch(patch_type))
+        return request.params(**options).body(body).do().json()
 
     def delete(
         self,

@@ -266,14 +266,16 @@ class Controller:
         This is how a change to a Deployment (scaled by hand, deleted, its
         Pods becoming available) brings its Foo back to `sync_handler`.
         """
-        if isinstance(obj, DeletedFinalStateUnknown):
+        tombstone = isinstance(obj, DeletedFinalStateUnknown)
+        if tombstone:
             # Deleted while we were not watching: the tombstone carries the
             # last state we knew, enough to find the owner.
             obj = obj.obj
-            log.debug("recovered deleted object %s", obj.get("metadata", {}).get("name"))
         if not isinstance(obj, dict) or "metadata" not in obj:
             self.handle_error(f"error decoding object, invalid type {type(obj).__name__}")
             return
+        if tombstone:
+            log.debug("recovered deleted object %s", obj["metadata"].get("name"))
         owner_ref = get_controller_of(obj)
         if owner_ref is None:
             return

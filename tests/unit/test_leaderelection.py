@@ -252,6 +252,22 @@ def test_release_by_a_non_leader_writes_nothing():
     assert store.holder(NS, NAME) == "bing"
 
 
+def test_release_after_losing_the_lease_leaves_the_new_holder():
+    """A failed to renew and B took over: A's release must not blank B's Lease."""
+    store, clock = FakeLeases(), FakeClock()
+    a = _elector(store, identity="a", clock=clock)
+    b = _elector(store, identity="b", clock=clock)
+    assert a.try_acquire_or_renew()
+    assert not b.try_acquire_or_renew()  # first sighting starts B's countdown
+    clock.step(10.1)  # A has not renewed for a whole lease duration
+    assert b.try_acquire_or_renew()
+    assert a.is_leader()  # A still believes its last observed record
+    store.actions.clear()
+    assert a.release()
+    assert [x[0] for x in store.actions] == ["get"]
+    assert store.holder(NS, NAME) == "b"
+
+
 # -- the whole loop, two candidates, a fake clock ----------------------------------------
 
 
