@@ -62,6 +62,7 @@ __all__ = [
     "ToolchainMissing",
     "Unauthorized",
     "UsageError",
+    "undecodable_watch_status",
 ]
 
 
@@ -178,6 +179,15 @@ class APIError(K8sLabError):
         if hint:
             text = f"{text} ({hint})"
         return cls(text, code=code, reason=reason, status=status)
+
+
+def undecodable_watch_status(why: str) -> dict[str, Any]:
+    """The Status client-go's `StreamWatcher` reports for a watch line it cannot decode.
+
+    `why` says what was wrong (a kind and a position), never the line itself.
+    """
+    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "reason": "InternalError",
+            "message": f"unable to decode an event from the watch stream: {why}"}
 
 
 class BadRequest(APIError):

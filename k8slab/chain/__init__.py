@@ -8,7 +8,8 @@
     trace.py         every HTTP request as a table   (kubectl -v=6)
     testing.py       a mock transport for tests without a server
 
-Only this package (and cache/listwatch.py) talks to the `kubernetes` client.
+Only this package and the lab talk to the `kubernetes` client (cache/listwatch.py goes
+through the chain's RESTClient); an import-linter contract in pyproject.toml checks it.
 """
 
 from k8slab.chain.clientset import Clientset, DiscoveryClient, new_for_config, retry_on_conflict

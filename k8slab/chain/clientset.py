@@ -31,7 +31,7 @@ import re
 import time
 from typing import Any, Callable, Iterator
 
-from k8slab.chain.rest_client import PATCH_TYPES, RESTClient, api_client_for, translate
+from k8slab.chain.rest_client import RESTClient, api_client_for, patch_content_type, translate
 from k8slab.chain.rest_config import RestConfig
 from k8slab.errors import Conflict, UsageError
 
@@ -185,9 +185,9 @@ class ResourceClient:
 
     def _call(self, verb: str, *args: Any, name: str = "", suffix: str = "", **kwargs: Any) -> Any:
         scoped = self.namespace is not None
-        if scoped and not self.namespace and verb not in ("list",):
-            raise UsageError(f"{verb} {self.plural}: a {self.kind} lives in a namespace; pass one to {self.plural}(namespace)")
-        if verb == "list" and scoped and not self.namespace:
+        if scoped and not self.namespace:  # "": all namespaces, which only list can use
+            if verb != "list":
+                raise UsageError(f"{verb} {self.plural}: a {self.kind} lives in a namespace; pass one to {self.plural}(namespace)")
             method = f"list_{self.kind}_for_all_namespaces"
         else:
             method = f"{verb}_namespaced_{self.kind}{suffix}" if scoped else f"{verb}_{self.kind}{suffix}"
@@ -223,10 +223,7 @@ class ResourceClient:
 
     def patch(self, name: str, body: Any, patch_type: str = "strategic", **options: Any) -> Any:
         """`patch_type`: strategic (default, as kubectl), merge, json (a list of operations) or apply."""
-        content_type = PATCH_TYPES.get(patch_type, patch_type)
-        if content_type not in PATCH_TYPES.values():
-            raise UsageError(f"unknown patch type {patch_type!r}; use one of: {', '.join(PATCH_TYPES)}")
-        return self._call("patch", body, name=name, _content_type=content_type, **options)
+        return self._call("patch", body, name=name, _content_type=patch_content_type(patch_type), **options)
 
     def apply(self, obj: dict[str, Any], *, field_manager: str, force: bool = False) -> Any:
         """Server-side apply: send the fields you own; the server merges and tracks owners."""
@@ -304,7 +301,8 @@ class DiscoveryClient:
         rows = []
         for g, _, v in self._served(group):
             accessor = _accessor(g, v["version"])
-            api_class = _group_versions().get(accessor, (None, None, None))[2]
+            gv = _group_versions().get(accessor)  # batch.tutorial.kubebuilder.io/v1 is not batch_v1
+            api_class = gv[2] if gv and gv[0] == g else None
             ours = {p.replace("_", ""): p for p in _resources(api_class)} if api_class else {}
             for r in v.get("resources", []):
                 namespaced, plural = r.get("scope") == "Namespaced", ours.get(r["resource"])

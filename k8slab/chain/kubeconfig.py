@@ -64,12 +64,7 @@ def default_kubeconfig_paths(environ: Mapping[str, str] | None = None) -> list[P
     listed = [p for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
     if not listed:
         return [Path("~/.kube/config").expanduser()]
-    seen: list[Path] = []
-    for p in listed:
-        path = Path(p).expanduser()
-        if path not in seen:
-            seen.append(path)
-    return seen
+    return list(dict.fromkeys(Path(p).expanduser() for p in listed))
 
 
 @dataclasses.dataclass(repr=False)
@@ -161,7 +156,7 @@ class Kubeconfig:
     def client_config(self, context: str | None = None, *, master_url: str = "") -> RestConfig:
         """client-go's `DirectClientConfig.ClientConfig()`: the rest config for a context.
         `master_url`, if given, replaces the cluster's server (the `--master` flag)."""
-        if not self.contexts and master_url:  # BuildConfigFromFlags(master, "") reads no file at all
+        if not self.contexts and master_url:  # files with no context at all: the master URL alone, no credentials
             return RestConfig(host=master_url)
         cluster_name, cluster, user_name, user, _ = self.context(context)
         server = master_url or str(cluster.get("server") or "")

@@ -16,8 +16,11 @@ HTTP answer becomes `ServerUnreachable`.
 
 Kept: the builder and its checks (path segments, a namespace set twice); the path
 layout `/api|/apis/<group>/<version>/namespaces/<ns>/<resource>/<name>/<sub>`; the
-query sorted by key; `timeout` as both `?timeout=` and the client's deadline; watch
-events decoded line by line (an ERROR event carries a Status); patch content types.
+query sorted by key; `timeout` as both `?timeout=` and the client's deadline, and
+`RestConfig.timeout` as every request's deadline unless it sets its own (client-go's
+`http.Client.Timeout`); watch events decoded line by line (an ERROR event carries a
+Status; a line that does not decode ends the watch with an ERROR event, as
+`StreamWatcher` does); patch content types.
 Left out: retries and Retry-After, protobuf/CBOR, warning headers, metrics; the
 builder raises at once instead of keeping `r.err`; `do()` raises instead of
 returning a `Result` that holds the error; `watch()` adds `watch=true` itself.
@@ -34,10 +37,10 @@ from kubernetes.client import ApiClient
 from k8slab.chain.flowcontrol import RateLimiter, rate_limiter_for
 from k8slab.chain.rest_config import RestConfig
 from k8slab.chain.trace import note_throttle
-from k8slab.errors import APIError, K8sLabError, ServerUnreachable, UsageError
+from k8slab.errors import APIError, K8sLabError, ServerUnreachable, UsageError, undecodable_watch_status
 
 __all__ = ["PATCH_TYPES", "RESTClient", "Request", "Result", "ThrottledApiClient", "WatchEvent", "Watcher",
-           "api_client_for", "translate"]
+           "api_client_for", "patch_content_type", "translate"]
 
 PATCH_TYPES = {  # k8s.io/apimachinery/pkg/types/patch.go
     "json": "application/json-patch+json",
@@ -47,16 +50,31 @@ PATCH_TYPES = {  # k8s.io/apimachinery/pkg/types/patch.go
 }
 
 
-class ThrottledApiClient(ApiClient):
-    """A `kubernetes.client.ApiClient` that takes a token from `rate_limiter` before each request."""
+def patch_content_type(patch_type: str) -> str:
+    """The content type of a patch type: json, merge, strategic or apply (or the content type itself)."""
+    content_type = PATCH_TYPES.get(patch_type, patch_type)
+    if content_type not in PATCH_TYPES.values():
+        raise UsageError(f"unknown patch type {patch_type!r}; use one of: {', '.join(PATCH_TYPES)}")
+    return content_type
 
-    def __init__(self, configuration: Any, rate_limiter: RateLimiter | None = None, user_agent: str = "") -> None:
+
+class ThrottledApiClient(ApiClient):
+    """A `kubernetes.client.ApiClient` that takes a token from `rate_limiter` before each request.
+
+    `timeout` (seconds, 0 for none) is the deadline of a request that sets none itself
+    (client-go's `rest.Config.Timeout`, which becomes `http.Client.Timeout`)."""
+
+    def __init__(self, configuration: Any, rate_limiter: RateLimiter | None = None, user_agent: str = "",
+                 timeout: float = 0.0) -> None:
         super().__init__(configuration)
         self.rate_limiter = rate_limiter
+        self.timeout = timeout
         if user_agent:
             self.user_agent = user_agent
 
     def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):  # noqa: ANN001, ANN201
+        if _request_timeout is None and self.timeout:
+            _request_timeout = self.timeout
         note_throttle(self.rate_limiter.accept() if self.rate_limiter is not None else 0.0)
         try:
             return super().call_api(method, url, header_params, body, post_params, _request_timeout)
@@ -67,7 +85,7 @@ class ThrottledApiClient(ApiClient):
 def api_client_for(config: RestConfig) -> ThrottledApiClient:
     """client-go's `HTTPClientFor` + the limiter of `RESTClientFor`: one client, one bucket."""
     limiter = config.rate_limiter if config.rate_limiter is not None else rate_limiter_for(config.qps, config.burst)
-    return ThrottledApiClient(config.to_configuration(), limiter, config.user_agent)
+    return ThrottledApiClient(config.to_configuration(), limiter, config.user_agent, config.timeout)
 
 
 class RESTClient:
@@ -104,10 +122,7 @@ class RESTClient:
 
     def patch(self, patch_type: str) -> "Request":
         """`patch_type`: json, merge, strategic or apply (or the content type itself)."""
-        content_type = PATCH_TYPES.get(patch_type, patch_type)
-        if content_type not in PATCH_TYPES.values():
-            raise UsageError(f"unknown patch type {patch_type!r}; use one of: {', '.join(PATCH_TYPES)}")
-        return self.verb("PATCH").set_header("Content-Type", content_type)
+        return self.verb("PATCH").set_header("Content-Type", patch_content_type(patch_type))
 
     def close(self) -> None:
         self.api_client.close()
@@ -178,8 +193,9 @@ class Request:
         return self
 
     def body(self, obj: Any) -> "Request":
-        """A dict, a list (JSON patch), a model of the Python client, or bytes/str sent as they are."""
-        self._body = obj if isinstance(obj, (bytes, str)) else self.client.api_client.sanitize_for_serialization(obj)
+        """A dict, a list (JSON patch), a model of the Python client, or bytes/str sent as they are.
+        Kept as given: `param_serialize` turns a model into its JSON dict when sending."""
+        self._body = obj
         if self.verb != "PATCH":
             self._headers.setdefault("Content-Type", "application/json")
         return self
@@ -295,17 +311,21 @@ class Watcher:
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
-                        yield self._event(line)
-            if buffer.strip():
-                yield self._event(buffer)
+                        raw = _watch_line(line)
+                        if isinstance(raw, str):  # StreamWatcher: report it as an ERROR event, then stop
+                            yield WatchEvent("ERROR", undecodable_watch_status(raw))
+                            return
+                        yield self._event(raw)
+            raw = _watch_line(buffer) if buffer.strip() else None
+            if isinstance(raw, dict):  # a last line without its newline; a cut one just ends (io.ErrUnexpectedEOF)
+                yield self._event(raw)
         except Exception as exc:
             if not self.stopped:
                 raise translate(exc, self._what, self._api_client.configuration.host) from None
         finally:
             self.stop()
 
-    def _event(self, line: bytes) -> WatchEvent:
-        raw = json.loads(line)
+    def _event(self, raw: dict[str, Any]) -> WatchEvent:
         obj = raw.get("object")
         if self._into and raw.get("type") != "ERROR":
             obj = _decode(self._api_client, json.dumps(obj), self._into)
@@ -327,6 +347,17 @@ class Watcher:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _watch_line(line: bytes) -> dict[str, Any] | str:
+    """One line of a watch as its JSON object, or why it is not one (a kind and a position, never the line)."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"{exc.msg} at char {exc.pos}"
+    except UnicodeDecodeError as exc:
+        return f"invalid {exc.encoding} at byte {exc.start}"
+    return raw if isinstance(raw, dict) else "the line is JSON but not an object"
 
 
 # -- errors at the edge ----------------------------------------------------------------------

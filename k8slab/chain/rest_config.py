@@ -6,7 +6,7 @@ Mirrors client-go v0.37 `rest/config.go` (`rest.Config`, `TLSClientConfig`,
 lays beside the Go names. Two differences show there: the Python client hands
 *file names* to urllib3, so certificate data is written to private temporary files
 (mode 0600, removed at exit), as `kubernetes.config.load_kube_config` does; and
-QPS/Burst have no home in `Configuration` (k8slab applies them in
+QPS/Burst and Timeout have no home in `Configuration` (k8slab applies them in
 `rest_client.ThrottledApiClient`).
 
 Kept: host, bearer token (and token file), basic auth, client certificate and key
@@ -56,7 +56,8 @@ class TLSClientConfig:
 
 @dataclasses.dataclass(repr=False)
 class RestConfig:
-    """client-go's `rest.Config`. QPS 0 and Burst 0 mean client-go's defaults (5, 10)."""
+    """client-go's `rest.Config`. QPS 0 and Burst 0 mean client-go's defaults (5, 10);
+    Timeout 0 (seconds) means no deadline."""
 
     host: str
     bearer_token: str = ""
@@ -143,7 +144,7 @@ class RestConfig:
             ("UserAgent", self.user_agent, "ApiClient.user_agent", self.user_agent or _default_user_agent()),
             ("QPS", f"{self.qps:g}", "(none: k8slab's ThrottledApiClient)", ""),
             ("Burst", str(self.burst), "(none: k8slab's ThrottledApiClient)", ""),
-            ("Timeout", f"{self.timeout:g}", "(per call: _request_timeout)", ""),
+            ("Timeout", f"{self.timeout:g}", "(none: k8slab's ThrottledApiClient)", ""),
         ]
         return pd.DataFrame(rows, columns=["rest.Config", "value", "Configuration", "value there"])
 

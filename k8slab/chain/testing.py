@@ -34,6 +34,7 @@ class MockRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    timeout: Any = None  # the `_request_timeout` urllib3 would get (seconds, or None for none)
 
 
 Handler = Callable[[MockRequest], tuple]
@@ -52,7 +53,8 @@ class MockTransport:
         from kubernetes.client.rest import RESTResponse
 
         parts = urlsplit(url)
-        req = MockRequest(method, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), dict(headers or {}), body)
+        req = MockRequest(method, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), dict(headers or {}), body,
+                          _request_timeout)
         self.requests.append(req)
         status, payload, *rest = self.handler(req)
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

@@ -219,6 +219,20 @@ def test_discovery_lists_resources_with_the_clientset_call_that_reaches_them():
     }
 
 
+def test_a_custom_group_is_not_shown_as_the_built_in_group_of_its_first_label():
+    def served(req):
+        cronjobs = {"resource": "cronjobs", "responseKind": {"kind": "CronJob"}, "scope": "Namespaced", "verbs": ["list"]}
+        groups = [{"metadata": {"name": name}, "versions": [{"version": "v1", "resources": [cronjobs]}]}
+                  for name in ("batch", "batch.tutorial.kubebuilder.io")]
+        return 200, {"kind": "APIGroupDiscoveryList", "items": [] if req.path == "/api" else groups}
+
+    frame = Clientset(mock_api_client(served)).discovery().resources_frame()
+    assert frame[["group", "k8slab"]].values.tolist() == [
+        ["batch", "batch_v1().cron_jobs(namespace)"],
+        ["batch.tutorial.kubebuilder.io", ""],
+    ]
+
+
 def test_a_server_without_aggregated_discovery_is_refused_clearly():
     cs = Clientset(mock_api_client(lambda req: (200, {"kind": "APIVersions", "versions": ["v1"]})))
     with pytest.raises(UsageError, match="did not answer with aggregated discovery"):

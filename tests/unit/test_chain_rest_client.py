@@ -10,9 +10,9 @@ import pytest
 import urllib3
 from kubernetes.client import ApiClient, V1ConfigMap
 
-from k8slab.chain.rest_client import RESTClient
+from k8slab.chain.rest_client import RESTClient, api_client_for
 from k8slab.chain.rest_config import RestConfig, TLSClientConfig
-from k8slab.chain.testing import mock_api_client
+from k8slab.chain.testing import MockTransport, mock_api_client
 from k8slab.chain.trace import trace
 from k8slab.errors import (
     AlreadyExists,
@@ -176,6 +176,27 @@ def test_watch_adds_watch_true_and_decodes_one_event_per_line():
     assert w.stopped
 
 
+def test_a_watch_line_that_does_not_decode_ends_the_watch_with_an_error_status():
+    pod = {"type": "ADDED", "object": {"metadata": {"name": "p"}}}
+    api = mock_api_client(lambda req: (200, watch_body(pod) + b"<html>s3cr3t</html>\n" + watch_body(pod)))
+    with RESTClient(api).get().resource("pods").watch() as w:
+        events = list(w)
+    assert [e.type for e in events] == ["ADDED", "ERROR"]  # as client-go's StreamWatcher: report, then stop
+    status = events[1].object
+    assert {k: status[k] for k in ("kind", "apiVersion", "status", "code", "reason")} == {
+        "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "reason": "InternalError"}
+    assert status["message"].startswith("unable to decode an event from the watch stream: Expecting value at char 0")
+    assert "s3cr3t" not in status["message"] and w.stopped
+
+
+def test_a_watch_cut_inside_its_last_line_just_ends():
+    pod = {"type": "ADDED", "object": {"metadata": {"name": "p"}}}
+    api = mock_api_client(lambda req: (200, watch_body(pod) + json.dumps(pod).encode()[:20]))
+    assert [e.type for e in RESTClient(api).get().resource("pods").watch()] == ["ADDED"]
+    whole = mock_api_client(lambda req: (200, watch_body(pod).rstrip(b"\n")))  # a complete last line still counts
+    assert [e.type for e in RESTClient(whole).get().resource("pods").watch()] == ["ADDED"]
+
+
 def test_stopping_a_watch_ends_the_iteration():
     api = mock_api_client(lambda req: (200, watch_body(*[{"type": "ADDED", "object": {"metadata": {"name": str(i)}}} for i in range(5)])))
     seen = []
@@ -224,6 +245,16 @@ def test_the_trace_records_transport_errors_and_comes_off_when_closed():
 
 
 # -- the rest config ---------------------------------------------------------------------------------
+
+
+def test_the_configs_timeout_is_the_deadline_of_requests_that_set_none():
+    api = api_client_for(RestConfig(host="https://mock.invalid", timeout=7.5))
+    api.rest_client = MockTransport(ok)
+    RESTClient(api).get().resource("pods").do()
+    RESTClient(api).get().resource("pods").timeout(2).do()  # a request's own timeout wins
+    unlimited = mock_api_client(ok)  # Timeout 0: no deadline, as before
+    RESTClient(unlimited).get().resource("pods").do()
+    assert [r.timeout for r in api.rest_client.requests + unlimited.rest_client.requests] == [7.5, 2.0, None]
 
 
 def test_to_configuration_writes_certificate_data_to_private_files():
