@@ -174,7 +174,7 @@ class DeltaFIFO:
                 known = self._known_objects
                 if known is None or known.get_by_key(key) is None:
                     return  # presumably deleted by a relist already: don't report it twice
-            self._queue_action_locked(DeltaType.DELETED, obj)
+            self._queue_action_locked(DeltaType.DELETED, obj, key)
             self._cond.notify()
 
     def add_if_not_present(self, deltas: Deltas) -> None:
@@ -329,7 +329,7 @@ class DeltaFIFO:
         self._populated = True
         if key in self._items:
             return
-        self._items[key] = deltas
+        self._items[key] = deltas[0] if len(deltas) == 1 else list(deltas)  # see the invariant
         self._queue.append(key)
         self._cond.notify()
 

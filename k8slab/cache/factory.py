@@ -19,6 +19,7 @@ Left out: `ForResource`'s GVR table, typed group accessors.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
 from k8slab._clock import REAL_CLOCK, Clock
@@ -95,13 +96,18 @@ class SharedInformerFactory:
     def wait_for_cache_sync(
         self, stop: threading.Event, timeout: float | None = None
     ) -> dict[str, bool]:
-        """Wait for every started informer to sync; resource key -> synced."""
+        """Wait for every started informer to sync; resource key -> synced.
+
+        `timeout` bounds the whole wait, not each informer's.
+        """
         with self._lock:
             started = {key: self._informers[key] for key in self._threads}
-        return {
-            key: wait_for_cache_sync(stop, informer.has_synced, timeout=timeout)
-            for key, informer in started.items()
-        }
+        deadline = None if timeout is None else time.monotonic() + timeout
+        synced = {}
+        for key, informer in started.items():
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            synced[key] = wait_for_cache_sync(stop, informer.has_synced, timeout=remaining)
+        return synced
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Start nothing more and wait for the informer threads (set `stop` first)."""

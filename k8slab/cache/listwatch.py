@@ -27,8 +27,9 @@ Kept:
   into `Gone` and relists); `status_error(event)` does that for anyone else.
 - A watch whose connection breaks mid-stream (reset, EOF, the API server
   restarting) simply ends, as StreamWatcher treats "probable EOF" errors;
-  the reflector then re-watches from its last resource version. A line that
-  is not JSON becomes an ERROR event with a 500 Status, as in client-go.
+  the reflector then re-watches from its last resource version; so does a
+  stream that ends inside a line. A line that is not a watch event becomes
+  an ERROR event with a 500 Status and ends the watch, as in client-go.
 - `stop()` from any thread shuts the socket down, so a blocked read ends at
   once; the reading thread then closes the connection.
 Left out: contexts, protobuf/CBOR, `WatchListClient` semantics checks, the
@@ -235,7 +236,11 @@ class RawWatch:
             if self._stopped or not self._read_chunk():
                 self._close()
                 raise StopIteration
-        return _decode(self._lines.popleft())
+        try:
+            return _decode(self._lines.popleft())
+        except ValueError as exc:  # as client-go's StreamWatcher: report it, then end the watch
+            self.stop()
+            return {"type": "ERROR", "object": errors.undecodable_watch_status(str(exc))}
 
     def _read_chunk(self) -> bool:
         """Read one chunk into complete lines; False once the stream has ended."""
@@ -256,9 +261,13 @@ class RawWatch:
         finally:
             with self._lock:
                 self._in_read = False
-        if chunk is None:  # the end: a last line without its newline still counts
+        if chunk is None:  # the end: a last line without its newline still counts...
             if self._rest.strip() and not self._stopped:
-                self._lines.append(self._rest)
+                try:
+                    _decode(self._rest)
+                    self._lines.append(self._rest)
+                except ValueError:  # ...but a line cut short is an unexpected EOF: just the end
+                    log.debug("%s: the stream ended inside an event, ending the watch", self._what)
             self._rest = b""
             return bool(self._lines)
         lines = chunk.split(b"\n")
@@ -309,23 +318,11 @@ class RawWatch:
 
 
 def _decode(line: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(line)
-        if type(event) is dict and "type" in event:
-            return event
-        raise ValueError("not a watch event")
-    except ValueError as exc:
-        return {
-            "type": "ERROR",
-            "object": {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "status": "Failure",
-                "code": 500,
-                "reason": "InternalError",
-                "message": f"unable to decode an event from the watch stream: {exc}",
-            },
-        }
+    """One watch line to its event dict; ValueError if it is not a watch event."""
+    event = json.loads(line)
+    if type(event) is dict and "type" in event:
+        return event
+    raise ValueError("not a watch event")
 
 
 def status_error(event: dict[str, Any], context: str = "watch") -> errors.APIError:

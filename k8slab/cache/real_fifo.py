@@ -26,6 +26,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
+from k8slab import errors
 from k8slab.cache.delta_fifo import (
     Delta,
     DeletedFinalStateUnknown,
@@ -51,7 +52,7 @@ class RealFIFO:
         transformer: Callable[[Any], Any] | None = None,
     ) -> None:
         if known_objects is None:
-            raise ValueError("RealFIFO needs known_objects: the consumer's store")
+            raise errors.UsageError("RealFIFO needs known_objects: the consumer's store")
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._items: deque[Delta] = deque()

@@ -11,12 +11,13 @@ Kept, with client-go's reasons:
   back paginated); none at a specific RV, so the watch cache can answer. An
   expired continue token falls back to one full list (pager.py).
 - Watch from the last synced RV with bookmarks and a timeout drawn from
-  [5, 10) minutes. A BOOKMARK only moves the RV. A watch that ends is
-  re-opened from there without a relist, unless it lasted under a second
-  with no event. 410 Gone ends the cycle and `run` relists; an unreachable
-  server or a 429 backs off and re-watches. Backoff 0.8 s -> 30 s, factor 2,
-  jitter 1.0, reset after 2 quiet minutes; `run` also waits one step between
-  cycles.
+  [5, 10) minutes. A BOOKMARK only moves the RV; so does an event the store
+  refuses (logged): only one whose metadata cannot be read is skipped. A
+  watch that ends is re-opened from there without a relist, unless it lasted
+  under a second with no event. 410 Gone ends the cycle and `run` relists;
+  an unreachable server or a 429 backs off and re-watches. Backoff 0.8 s ->
+  30 s, factor 2, jitter 1.0, reset after 2 quiet minutes; `run` also waits
+  one step between cycles.
 - Resync makes no API call: every `resync_period`, `store.resync()`.
 - WatchList (off by default, as in v0.32): a watch with send_initial_events
   and NotOlderThan into a temporary store until the bookmark annotated
@@ -35,6 +36,7 @@ from typing import Callable
 from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache import _wait
+from k8slab.cache.listwatch import status_error
 from k8slab.cache.listwatch_types import ListerWatcher, Watch
 from k8slab.cache.pager import PAGE_SIZE, is_resource_expired, list_pages
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_store
@@ -253,10 +255,14 @@ class Reflector:
                 raise _StopRequested()
             kind, obj = event["type"], event["object"]
             if kind == "ERROR":
-                context = f"watch of {self.expected_type}"
-                raise errors.APIError.from_status(int(obj.get("code") or 500), obj, context)
+                raise status_error(event, f"watch of {self.expected_type}")
             try:
                 metadata = obj["metadata"]
+                rv = metadata.get("resourceVersion", "")
+            except Exception:
+                log.exception("%s: unable to understand a %s watch event", self.name, kind)
+                continue  # the only event skipped: one whose metadata cannot be read
+            try:
                 if kind == "ADDED":
                     store.add(obj)
                 elif kind == "MODIFIED":
@@ -269,10 +275,8 @@ class Reflector:
                         initial_events_end = True
                 else:
                     log.error("%s: unable to understand watch event type %r", self.name, kind)
-                rv = metadata.get("resourceVersion", "")
-            except Exception:
-                log.exception("%s: unable to apply a %s watch event", self.name, kind)
-                continue
+            except Exception:  # logged, and the watch moves past it, as client-go's
+                log.exception("%s: unable to apply a %s watch event to the store", self.name, kind)
             set_rv(rv)
             count += 1
             if exit_on_initial_end and initial_events_end:

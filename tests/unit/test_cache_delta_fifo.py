@@ -320,6 +320,16 @@ def test_add_if_not_present():
     assert pop(f) == [Delta(ADDED, obj("a", 1))]
 
 
+def test_add_if_not_present_stores_a_single_delta_bare_and_never_the_caller_s_list():
+    f = DeltaFIFO()
+    mine = [Delta(ADDED, obj("a", 1))]
+    f.add_if_not_present(mine)
+    assert type(f._items["a"]) is Delta  # the class invariant
+    f.update(obj("a", 2))
+    assert mine == [Delta(ADDED, obj("a", 1))]
+    assert pop(f) == [Delta(ADDED, obj("a", 1)), Delta(UPDATED, obj("a", 2))]
+
+
 def test_transformer_runs_once_per_object_and_never_on_sync_or_tombstones():
     calls = []
 

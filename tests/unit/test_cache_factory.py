@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -73,6 +74,27 @@ def test_informers_asked_for_after_start_need_another_start(factory):
     assert list(factory.wait_for_cache_sync(factory.stop, timeout=WAIT)) == ["configmaps"]
     factory.start(factory.stop)
     assert factory.wait_for_cache_sync(factory.stop, timeout=WAIT) == BOTH_SYNCED
+
+
+class NeverSynced:
+    """Stands in for an informer whose list never completes."""
+
+    def run(self, stop: threading.Event) -> None:
+        stop.wait()
+
+    def has_synced(self) -> bool:
+        return False
+
+
+def test_the_wait_timeout_bounds_the_whole_wait_not_each_informer(factory, sources):
+    sources["deployments"] = sources["pods"] = FakeSource()
+    for key in ("configmaps", "secrets", "deployments", "pods"):
+        factory.informer_for(key, lambda lister_watcher, resync: NeverSynced())
+    factory.start(factory.stop)
+    started = time.monotonic()
+    synced = factory.wait_for_cache_sync(factory.stop, timeout=1.0)
+    assert synced == dict.fromkeys(["configmaps", "secrets", "deployments", "pods"], False)
+    assert time.monotonic() - started < 3.0  # one 1 s budget, not 4 x 1 s
 
 
 def test_shutdown_waits_for_the_informers_and_blocks_new_starts(factory):

@@ -6,9 +6,9 @@ Every wait is bounded; time-based behaviour runs on a FakeClock.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
-import time
 from typing import Any, Callable
 
 import pytest
@@ -19,25 +19,7 @@ from k8slab.cache._wait import ExponentialBackoff
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import new_store
 from k8slab.cache.testing import FakeSource, config_map
-
-WAIT = 10.0  # seconds of real time any single condition may take on a loaded machine
-
-
-def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
-
-
-def never(condition: Callable[[], bool], during: float = 0.2) -> bool:
-    deadline = time.monotonic() + during
-    while time.monotonic() < deadline:
-        if condition():
-            return False
-        time.sleep(0.005)
-    return True
+from tests.unit._polling import WAIT, eventually, never, step_until
 
 
 class RecordingStore:
@@ -93,12 +75,7 @@ class Harness:
 
     def step_until(self, condition: Callable[[], bool], step: float = 0.5) -> None:
         """Move the fake clock forward in steps until `condition` holds (for backoff waits)."""
-        deadline = time.monotonic() + WAIT
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            self.clock.step(step)
-            time.sleep(0.01)
+        step_until(self.clock, condition, step)
 
 
 @pytest.fixture
@@ -169,6 +146,27 @@ def test_a_bookmark_only_advances_the_rv(harnesses):
     source.send_bookmark()
     eventually(lambda: h.reflector.last_sync_resource_version() == "42")
     assert store.calls == ["replace"]  # the list, and nothing for the bookmark
+
+
+def test_an_event_the_store_refuses_is_logged_and_still_moves_the_rv(harnesses, caplog):
+    source = source_with(2)
+    store = new_store()
+
+    def refuse(obj: Any) -> None:
+        raise RuntimeError("the store refuses this update")
+
+    store.update = refuse  # type: ignore[method-assign]
+    h = harnesses(source, store=store).start("list_and_watch")
+    eventually(lambda: len(source.watch_calls) == 1)
+    with caplog.at_level(logging.ERROR, logger="k8slab.cache.reflector"):
+        source.modify(config_map("cm00000", data={"k": "v"}))  # RV 3: refused
+        eventually(lambda: h.reflector.last_sync_resource_version() == "3")
+        source.add(config_map("new"))  # RV 4: the same watch goes on
+        eventually(lambda: h.reflector.last_sync_resource_version() == "4")
+    assert h.keys() == ["default/cm00000", "default/cm00001", "default/new"]
+    assert h.store.get_by_key("default/cm00000")["data"] == {}
+    assert len(source.watch_calls) == 1 and len(source.list_calls) == 1
+    assert any("unable to apply a MODIFIED watch event" in m for m in caplog.messages)
 
 
 def test_a_dropped_watch_is_reopened_from_the_last_rv_without_relisting(harnesses):

@@ -27,25 +27,7 @@ from k8slab.cache.listers import Lister
 from k8slab.cache.shared_informer import SharedIndexInformer, wait_for_cache_sync
 from k8slab.cache.store import new_store
 from k8slab.cache.testing import FakeSource, config_map
-
-WAIT = 10.0
-
-
-def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
-
-
-def never(condition: Callable[[], bool], during: float = 0.2) -> bool:
-    deadline = time.monotonic() + during
-    while time.monotonic() < deadline:
-        if condition():
-            return False
-        time.sleep(0.005)
-    return True
+from tests.unit._polling import WAIT, eventually, never, step_until
 
 
 def name_of(obj: Any) -> str:
@@ -105,12 +87,7 @@ class Running:
         assert not self.thread.is_alive(), "informer did not stop"
 
     def step_until(self, condition: Callable[[], bool], step: float = 0.5) -> None:
-        deadline = time.monotonic() + WAIT
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            self.clock.step(step)
-            time.sleep(0.01)
+        step_until(self.clock, condition, step)
 
 
 @pytest.fixture

@@ -15,17 +15,9 @@ import pytest
 
 import k8slab.workqueue as workqueue
 from k8slab.workqueue import Queue, new_queue
+from tests.unit._polling import wait_until
 
 BOUND = 10.0  # seconds: generous, the machine is shared; only a bug waits this long
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = BOUND) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.001)
-    return cond()
 
 
 def start(target: Callable[[], Any]) -> threading.Thread:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,17 +22,9 @@ from k8slab.workqueue import (
     new_delaying_queue,
     new_rate_limiting_queue,
 )
+from tests.unit._polling import wait_until
 
 BOUND = 10.0
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = BOUND) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.001)
-    return cond()
 
 
 @pytest.fixture

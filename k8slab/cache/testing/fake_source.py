@@ -32,11 +32,10 @@ from collections import deque
 from typing import Any, Iterator
 
 from k8slab import errors
+from k8slab.cache.reflector import INITIAL_EVENTS_END_ANNOTATION
 from k8slab.cache.store import deep_copy, meta_namespace_key_func
 
 __all__ = ["FakeSource", "FakeWatch", "config_map"]
-
-INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 def config_map(
@@ -324,7 +323,7 @@ class FakeSource:
     def _bookmark_locked(self, initial_events_end: bool) -> dict[str, Any]:
         metadata: dict[str, Any] = {"resourceVersion": str(self._rv)}
         if initial_events_end:
-            metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
+            metadata["annotations"] = {INITIAL_EVENTS_END_ANNOTATION: "true"}
         return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata}
 
     @staticmethod

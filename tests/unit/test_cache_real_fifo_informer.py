@@ -10,7 +10,15 @@ import time
 
 import pytest
 
-from k8slab.cache import DeletedFinalStateUnknown, DeltaFIFO, DeltaType, SharedIndexInformer, new_store
+from k8slab import errors
+from k8slab.cache import (
+    DeletedFinalStateUnknown,
+    DeltaFIFO,
+    DeltaType,
+    SharedIndexInformer,
+    new_store,
+    wait_for_cache_sync,
+)
 from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.testing import FakeSource
 from k8slab.cache.testing.fake_source import config_map
@@ -28,6 +36,11 @@ def pop_all(queue) -> list[tuple[str, str]]:
             name = obj.key.split("/")[-1] if isinstance(obj, DeletedFinalStateUnknown) else obj["metadata"]["name"]
             seen.append((str(kind), name))
     return seen
+
+
+def test_real_fifo_needs_the_consumer_s_store():
+    with pytest.raises(errors.UsageError, match="known_objects"):
+        RealFIFO()
 
 
 def test_real_fifo_keeps_arrival_order_where_delta_fifo_groups_by_key():
@@ -112,8 +125,7 @@ def test_an_informer_delivers_the_source_s_events_in_order_per_object_or_overall
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        while not informer.has_synced() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert wait_for_cache_sync(stop, informer.has_synced, timeout=10)
         source.add(cm("b"))
         source.modify(cm("a", "1"))
         source.delete("default/b")

@@ -1,0 +1,53 @@
+"""Bounded polling for the unit tests: wait for a condition without hanging on a bug.
+
+Every wait ends after `WAIT` seconds of real time at most, so a test that
+waits for something that never happens fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from k8slab._clock import FakeClock
+
+WAIT = 10.0  # seconds of real time any single condition may take on a loaded machine
+
+
+def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Return once `condition()` holds; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+def never(condition: Callable[[], bool], during: float = 0.2) -> bool:
+    """True if `condition()` stayed false for `during` seconds."""
+    deadline = time.monotonic() + during
+    while time.monotonic() < deadline:
+        if condition():
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = WAIT) -> bool:
+    """Whether `cond()` came true within `timeout` seconds (checked once more at the end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.001)
+    return cond()
+
+
+def step_until(clock: FakeClock, condition: Callable[[], bool], step: float = 0.5) -> None:
+    """Move the fake clock forward in steps until `condition` holds (for backoff waits)."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        clock.step(step)
+        time.sleep(0.01)
