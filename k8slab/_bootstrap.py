@@ -46,7 +46,8 @@ def ensure_environment() -> None:
         )
     target = Path(os.environ.get("K8SLAB_VENV", repo / ".venv"))
     python = target / "bin" / "python"
-    if Path(sys.executable).resolve() == python.resolve() and os.environ.get("K8SLAB_BOOTSTRAPPED"):
+    # sys.prefix, not sys.executable: a venv's python is a symlink to its base interpreter.
+    if Path(sys.prefix).resolve() == target.resolve() and os.environ.get("K8SLAB_BOOTSTRAPPED"):
         sys.exit(f"k8slab: error: {target} still lacks {', '.join(missing)} after installing; see pip's output above")
     # The environment is current when it was installed from this very pyproject.toml.
     stamp = target / ".k8slab-installed"

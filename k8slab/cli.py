@@ -127,11 +127,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "build":
         from .lab.build import resolve_binaries
-        from .lab.components import COMPONENTS, PROFILES
+        from .lab.components import binaries_for
 
-        if args.profile not in PROFILES:
-            raise UsageError(f"unknown profile {args.profile!r}; choose one of: {', '.join(PROFILES)}")
-        names = [COMPONENTS[c].binary_name for c in PROFILES[args.profile]] + ["kubectl"]
+        names = binaries_for(args.profile, kubectl=True)
         for name, path in resolve_binaries(names, bin_dir=args.bin_dir).items():
             print(f"{name}: {path}")
         return 0

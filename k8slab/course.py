@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import LabNotRunning, UsageError
 
 __all__ = ["REPO", "run_course", "run_tests"]
 
@@ -35,11 +35,14 @@ def _need_repo() -> None:
 def run_tests(pytest_args: list[str], lab_name: str = "default") -> int:
     """Build what is missing, then run every test and notebook; returns the exit code."""
     _need_repo()
+    from .lab import Lab
     from .lab.build import resolve_binaries
-    from .lab.components import COMPONENTS, PROFILES
+    from .lab.components import binaries_for
 
-    profile = os.environ.get("K8SLAB_TEST_PROFILE", "cluster")
-    names = [COMPONENTS[c].binary_name for c in PROFILES[profile]] + ["kubectl"]
+    try:
+        names = binaries_for(os.environ.get("K8SLAB_TEST_PROFILE", "cluster"), kubectl=True)
+    except UsageError as exc:
+        raise UsageError(f"K8SLAB_TEST_PROFILE: {exc}") from None
     resolve_binaries(names)  # builds with visible progress before pytest captures output
 
     test_lab = os.environ.get("K8SLAB_TEST_LAB") or ("pytest" if lab_name == "default" else lab_name)
@@ -53,6 +56,8 @@ def run_tests(pytest_args: list[str], lab_name: str = "default") -> int:
         base + ["tests", "notebooks", "--ignore=tests/browser"] + nbval + list(pytest_args),
         base + ["tests/browser"] + list(pytest_args),
     ]
+    # A lab that runs already (a user's, adopted through --lab or K8SLAB_LAB) stays running.
+    was_running = Lab(test_lab, progress=None).running
     rc = 0
     try:
         for cmd in runs:
@@ -63,7 +68,8 @@ def run_tests(pytest_args: list[str], lab_name: str = "default") -> int:
                 this = 1
             rc = rc or this
     finally:
-        _stop_test_lab(test_lab)
+        if not was_running:
+            _stop_test_lab(test_lab)
     return rc
 
 
@@ -77,7 +83,7 @@ def _stop_test_lab(name: str) -> None:
     if lab.dir.joinpath("state.json").exists():
         try:
             lab.down()
-        except Exception:  # already stopped by the fixture
+        except LabNotRunning:  # already stopped by the fixture
             pass
 
 
@@ -88,16 +94,13 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
     on Ctrl-C, on SIGTERM, or when JupyterLab exits.
     """
     _need_repo()
-    from .lab import ExternalCluster, Lab
+    from .lab import Lab, connect
 
-    external = os.environ.get("K8SLAB_KUBECONFIG")
-    if external:  # bring your own cluster: notebooks connect() to it, no lab starts
-        lab = ExternalCluster(external)
+    lab = connect(name=lab_name)
+    if not lab.is_lab:  # bring your own cluster (K8SLAB_KUBECONFIG): notebooks connect() to it, no lab starts
         print(f"k8slab: running the course against the cluster in K8SLAB_KUBECONFIG ({lab.server}); "
               "lab-only steps will be skipped", flush=True)
     else:
-        lab = Lab(lab_name)
-        lab.up()
         if lab.started_here:
             lab.stop_with(os.getpid())  # even if this command is killed, the lab it started goes
         os.environ["K8SLAB_LAB"] = lab.name  # kernels started from here adopt this lab

@@ -31,13 +31,13 @@ def lab():
     from k8slab.lab import Lab
 
     lab = Lab(LAB_NAME, profile=PROFILE, progress=None)
-    already = lab.running
     lab.up()
-    if not already and os.environ.get("K8SLAB_TEST_KEEP") != "1":
+    owned = lab.started_here and os.environ.get("K8SLAB_TEST_KEEP") != "1"
+    if owned:
         lab.stop_with(os.getpid())  # even if this run is killed, its lab goes with it
     os.environ["K8SLAB_LAB"] = LAB_NAME  # notebooks and subprocesses find it
     yield lab
-    if not already and os.environ.get("K8SLAB_TEST_KEEP") != "1":
+    if owned:
         lab.down()
 
 

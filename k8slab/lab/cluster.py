@@ -123,3 +123,9 @@ def _api(lab: "Lab", method: str, path: str, body: Any = None, ok: tuple[int, ..
         if exc.code in ok:
             return json.loads(exc.read() or b"{}")
         raise StartupFailed(f"{method} {path} answered {exc.code}: {exc.read()[:300]!r}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise StartupFailed(
+            f"kube-apiserver of lab {lab.name!r} did not answer {method} {path} ({exc}); "
+            f"logs: {lab.dir / 'logs'}",
+            log=str(lab.log_path("kube-apiserver")),
+        ) from None

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Callable
 
 import psutil
 
-from ..errors import PortInUse, StartupFailed
+from ..errors import PortInUse, StartupFailed, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lab import Lab
 
-__all__ = ["COMPONENTS", "Component", "free_port", "port_owner"]
+__all__ = ["COMPONENTS", "Component", "binaries_for", "free_port", "port_owner"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -254,6 +254,14 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "minimal": ("etcd", "kube-apiserver"),
     "cluster": ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"),
 }
+
+
+def binaries_for(profile: str, kubectl: bool = False) -> list[str]:
+    """The binaries a profile runs (and kubectl, if asked), in start order."""
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    names = [COMPONENTS[c].binary_name for c in PROFILES[profile]]
+    return names + ["kubectl"] if kubectl else names
 
 
 # -- processes -------------------------------------------------------------------

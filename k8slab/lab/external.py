@@ -14,6 +14,7 @@ lesson depends on such a step.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -40,8 +41,9 @@ class ExternalCluster:
         self.name = "external"
         self._say = say
 
-    @property
+    @functools.cached_property
     def server(self) -> str:
+        """The API server's URL, read once (loading a kubeconfig may run exec plugins)."""
         from kubernetes import config
         from kubernetes.client import Configuration
 
@@ -79,11 +81,14 @@ class ExternalCluster:
         return []
 
 
-def connect(progress: Callable[[str], None] | None = print):
-    """The course's cluster: `$K8SLAB_KUBECONFIG` if set, else the lab (started or adopted)."""
+def connect(progress: Callable[[str], None] | None = print, name: str | None = None):
+    """The course's cluster: `$K8SLAB_KUBECONFIG` if set, else the lab (started or adopted).
+
+    `name` picks the lab, as in `Lab(name)` (default `$K8SLAB_LAB`, else "default").
+    """
     external = os.environ.get("K8SLAB_KUBECONFIG")
     if external:
         return ExternalCluster(external, say=progress or (lambda _: None))
     from .lab import Lab
 
-    return Lab(progress=progress).up()
+    return Lab(name, progress=progress).up()

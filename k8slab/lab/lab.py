@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 import psutil
 
-from ..errors import LabNotRunning, StartupFailed, UsageError
+from ..errors import LabError, LabNotRunning, StartupFailed, UsageError
 from . import components as comp
 from .build import resolve_binaries
 from .pki import CA, kubeconfig_dict, write_kubeconfig, write_lab_pki
@@ -211,9 +211,7 @@ class Lab:
             if self.apiserver_port is not None:
                 comp.check_port_free(self.apiserver_port, "kube-apiserver")
             binaries = resolve_binaries(
-                [comp.COMPONENTS[c].binary_name for c in self.components],
-                bin_dir=self.bin_dir,
-                progress=self.progress,
+                comp.binaries_for(self.profile), bin_dir=self.bin_dir, progress=self.progress
             )
             try:
                 self._fresh_state_dir()
@@ -266,14 +264,19 @@ class Lab:
             self._save_state()
 
     def start(self, component: str) -> None:
-        """Start one stopped component with the same ports and flags, and wait until ready."""
+        """Start one stopped component with the same ports and flags, and wait until ready.
+
+        A component that already runs is left as it is (like `up()`).
+        """
         self._require_component(component)
         with self._locked():
             self._load_state()
+            info = self._state.get("processes", {}).get(component)
+            if info and comp.alive(info["pid"], info["create_time"]):
+                self._say(f"lab {self.name!r}: {component} is already running (pid {info['pid']})")
+                return
             binaries = resolve_binaries([comp.COMPONENTS[component].binary_name], bin_dir=self.bin_dir, progress=self.progress)
             self._start_one(component, binaries)
-            if component == "kube-apiserver":
-                self._wait_for_api()
 
     def restart(self, component: str) -> None:
         self.stop(component)
@@ -311,7 +314,7 @@ class Lab:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
-            raise StartupFailed(f"etcd answered {exc.code} to {path}: {exc.read()[:200]!r}") from None
+            raise LabError(f"etcd of lab {self.name!r} answered {exc.code} to {path}: {exc.read()[:200]!r}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise LabNotRunning(f"etcd of lab {self.name!r} does not answer at {url}: {exc}") from None
 
@@ -411,8 +414,6 @@ class Lab:
 
                 prepare_kwok(self)
             self._start_one(name, binaries)
-            if name == "kube-apiserver":
-                self._wait_for_api()
             self._say(f"  {name} ready ({time.monotonic() - t0:.1f} s)")
         if self.profile == "cluster":
             from .cluster import finish_cluster
@@ -433,6 +434,8 @@ class Lab:
         self._state["processes"][name] = {"pid": proc.pid, "create_time": proc.create_time()}
         self._save_state()
         comp.wait_ready(spec, self, proc, log, self.start_timeout)
+        if name == "kube-apiserver":
+            self._wait_for_api()
 
     def _wait_for_api(self) -> None:
         """After /readyz: wait until the `default` namespace exists."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from k8slab.lab.components import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("K8SLAB_SCREENSHOTS", REPO / "bench" / "out" / "screenshots"))
@@ -57,12 +58,6 @@ def browser():
         b.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class JupyterLab:
     def __init__(self, url: str, token: str, root: Path):
         self.url, self.token, self.root = url, token, root
@@ -77,7 +72,7 @@ def jupyterlab(lab, tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     for nb in (REPO / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, root / nb.name)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     settings = root / ".settings"
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
@@ -100,6 +95,8 @@ def jupyterlab(lab, tmp_path_factory):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
+                server.wait()
+                log.close()
                 pytest.fail(f"JupyterLab did not start; log: {root / 'jupyterlab.log'}")
             time.sleep(0.3)
     yield JupyterLab(url, token, root)
