@@ -30,7 +30,10 @@ their secret contents.
         └── TooManyRequests      429
 
 `APIError.from_status(code, status_dict)` picks the right class, as client-go's
-`k8s.io/apimachinery/pkg/api/errors` does with `IsNotFound`, `IsConflict`, ...
+`k8s.io/apimachinery/pkg/api/errors` does with `IsNotFound`, `IsConflict`, ...;
+`new_not_found(resource, name)`, `new_conflict(...)`, ... build the error (and
+its `Status` body, `new_status`) the API server would answer, as that package's
+`NewNotFound`, `NewConflict`, ... do: the fakes and the listers use them.
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ __all__ = [
     "ToolchainMissing",
     "Unauthorized",
     "UsageError",
+    "new_already_exists",
+    "new_conflict",
+    "new_internal_error",
+    "new_not_found",
+    "new_resource_expired",
+    "new_status",
+    "new_too_many_requests",
     "undecodable_watch_status",
 ]
 
@@ -181,13 +191,66 @@ class APIError(K8sLabError):
         return cls(text, code=code, reason=reason, status=status)
 
 
+# -- building failures as the API server does (apimachinery pkg/api/errors/errors.go) ----
+
+
+def new_status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A failure `metav1.Status`, as a dict: the body of every error answer and ERROR watch event."""
+    status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": message, "reason": reason, "code": code}
+    if details:
+        status["details"] = details
+    return status
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource  # schema.GroupResource.String()
+
+
+def _error(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> "APIError":
+    return APIError.from_status(code, new_status(code, reason, message, details))
+
+
+def new_not_found(resource: str, name: str, group: str = "") -> "NotFound":
+    """apimachinery's `NewNotFound(GroupResource, name)`: 404, `<resource> "<name>" not found`."""
+    details = {"group": group, "kind": resource, "name": name} if group else {"kind": resource, "name": name}
+    return _error(404, "NotFound", f'{_qualified(resource, group)} "{name}" not found', details)  # type: ignore[return-value]
+
+
+def new_already_exists(resource: str, name: str, group: str = "") -> "AlreadyExists":
+    """`NewAlreadyExists`: 409 with reason AlreadyExists."""
+    details = {"group": group, "kind": resource, "name": name} if group else {"kind": resource, "name": name}
+    return _error(409, "AlreadyExists", f'{_qualified(resource, group)} "{name}" already exists', details)  # type: ignore[return-value]
+
+
+def new_conflict(resource: str, name: str, why: str, group: str = "") -> "Conflict":
+    """`NewConflict`: 409 with reason Conflict (a stale resourceVersion, say `why`)."""
+    details = {"group": group, "kind": resource, "name": name} if group else {"kind": resource, "name": name}
+    message = f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {why}'
+    return _error(409, "Conflict", message, details)  # type: ignore[return-value]
+
+
+def new_resource_expired(message: str) -> "Gone":
+    """`NewResourceExpired`: 410 with reason Expired (a compacted resourceVersion or continue token)."""
+    return _error(410, "Expired", message)  # type: ignore[return-value]
+
+
+def new_too_many_requests(message: str, retry_after_seconds: int = 0) -> "TooManyRequests":
+    """`NewTooManyRequests`: 429, with the seconds to wait in the details."""
+    return _error(429, "TooManyRequests", message, {"retryAfterSeconds": retry_after_seconds})  # type: ignore[return-value]
+
+
+def new_internal_error(why: str) -> "APIError":
+    """`NewInternalError`: 500 with reason InternalError."""
+    return _error(500, "InternalError", f"Internal error occurred: {why}", {"causes": [{"message": why}]})
+
+
 def undecodable_watch_status(why: str) -> dict[str, Any]:
     """The Status client-go's `StreamWatcher` reports for a watch line it cannot decode.
 
     `why` says what was wrong (a kind and a position), never the line itself.
     """
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "reason": "InternalError",
-            "message": f"unable to decode an event from the watch stream: {why}"}
+    return new_status(500, "InternalError", f"unable to decode an event from the watch stream: {why}")
 
 
 class BadRequest(APIError):

@@ -39,3 +39,28 @@ def test_an_admission_refusal_is_not_blamed_on_rbac():
     err = errors.APIError.from_status(403, {"reason": "Forbidden", "message": msg})
     assert isinstance(err, errors.Forbidden)
     assert "RBAC" not in str(err)
+
+
+@pytest.mark.parametrize(
+    "make, cls, code, reason, message",
+    [
+        pytest.param(lambda: errors.new_not_found("leases", "a", "coordination.k8s.io"), errors.NotFound, 404,
+                     "NotFound", 'leases.coordination.k8s.io "a" not found', id="not found names the group resource"),
+        pytest.param(lambda: errors.new_already_exists("pods", "p"), errors.AlreadyExists, 409, "AlreadyExists",
+                     'pods "p" already exists', id="already exists is a 409 of its own class"),
+        pytest.param(lambda: errors.new_conflict("pods", "p", "the object has been modified"), errors.Conflict, 409,
+                     "Conflict", 'Operation cannot be fulfilled on pods "p": the object has been modified',
+                     id="conflict says what cannot be fulfilled"),
+        pytest.param(lambda: errors.new_resource_expired("too old resource version: 1 (5)"), errors.Gone, 410,
+                     "Expired", "too old resource version: 1 (5)", id="an expired resource version is Gone"),
+        pytest.param(lambda: errors.new_too_many_requests("slow down", 3), errors.TooManyRequests, 429,
+                     "TooManyRequests", "slow down", id="too many requests"),
+    ],
+)
+def test_constructors_build_what_the_api_server_answers(make, cls, code, reason, message):
+    err = make()
+    assert type(err) is cls
+    assert (err.code, err.reason) == (code, reason)
+    assert err.status["kind"] == "Status" and err.status["status"] == "Failure"
+    assert (err.status["code"], err.status["reason"], err.status["message"]) == (code, reason, message)
+    assert str(err).startswith(message)
