@@ -6,7 +6,7 @@
     k8slab user NAME [--group G ...]
     k8slab build [--profile P]          build (or find) the binaries, start nothing
     k8slab course [--headless]          the lab plus JupyterLab serving the course
-    k8slab test [PYTEST ARGS]           every test and notebook, as CI runs them
+    k8slab test [PYTEST ARGS]           every test and notebook, as CI runs them (options go to pytest)
 
 Every command takes `--lab NAME` (default: $K8SLAB_LAB, else "default"), so
 several labs can run side by side. Errors print one clear line (no traceback)
@@ -88,17 +88,19 @@ def _parser() -> _Parser:
     build = add("build", "build or find the lab's binaries; start nothing")
     build.add_argument("--profile", default="cluster")
     build.add_argument("--bin-dir", default=None)
+    build.add_argument("--only", default=None, help="a comma-separated list of binaries (default: the profile's and kubectl)")
     course = add("course", "start the lab, then serve the course in JupyterLab")
     course.add_argument("--headless", action="store_true", help="run every notebook instead, print a summary")
     course.add_argument("--port", type=_port, default=None, help="JupyterLab's port")
-    test = add("test", "run every test and notebook (what CI runs)")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    add("test", "run every test and notebook (what CI runs); other options go to pytest")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["test"]:  # everything but --lab goes to pytest as it is
+            return _test(argv[1:])
         parser = _parser()
         args, extra = parser.parse_known_args(argv)
         if extra:
@@ -116,6 +118,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _test(argv: list[str]) -> int:
+    from .course import run_tests
+
+    lab, rest, i = os.environ.get("K8SLAB_LAB", "default"), [], 0
+    while i < len(argv):
+        if argv[i] == "--lab" and i + 1 < len(argv):
+            lab, i = argv[i + 1], i + 2
+        elif argv[i].startswith("--lab="):
+            lab, i = argv[i].split("=", 1)[1], i + 1
+        elif argv[i] in ("-h", "--help"):
+            print(__doc__.strip())
+            return 0
+        else:
+            rest.append(argv[i])
+            i += 1
+    return run_tests(rest, lab_name=lab)
+
+
 def _run(args: argparse.Namespace) -> int:
     from .lab import Lab
 
@@ -129,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         from .lab.build import resolve_binaries
         from .lab.components import binaries_for
 
-        names = binaries_for(args.profile, kubectl=True)
+        names = args.only.split(",") if args.only else binaries_for(args.profile, kubectl=True)
         for name, path in resolve_binaries(names, bin_dir=args.bin_dir).items():
             print(f"{name}: {path}")
         return 0
@@ -137,11 +157,6 @@ def _run(args: argparse.Namespace) -> int:
         from .course import run_course
 
         return run_course(lab_name=args.lab, headless=args.headless, port=args.port)
-    if cmd == "test":
-        from .course import run_tests
-
-        return run_tests(args.pytest_args, lab_name=args.lab)
-
     lab = Lab(args.lab, progress=print)
     if cmd == "down":
         lab.down()

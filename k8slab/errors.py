@@ -18,6 +18,7 @@ their secret contents.
     │   ├── KubeconfigInvalid    not YAML, or not a kubeconfig
     │   └── ContextNotFound      unknown context, or a context naming a missing user/cluster
     ├── ServerUnreachable        connection refused, DNS, TLS handshake failures
+    ├── ConditionTimeout         something waited for (a namespace ready, a CRD served) did not happen in time
     └── APIError                 the API server answered with a failure Status
         ├── BadRequest           400
         ├── Unauthorized         401
@@ -46,6 +47,7 @@ __all__ = [
     "BadRequest",
     "BinaryBroken",
     "BuildFailed",
+    "ConditionTimeout",
     "ConfigError",
     "Conflict",
     "ContextNotFound",
@@ -148,6 +150,10 @@ class ContextNotFound(ConfigError):
 
 class ServerUnreachable(K8sLabError):
     """No HTTP answer: connection refused, name not resolved, TLS handshake failed."""
+
+
+class ConditionTimeout(K8sLabError):
+    """A condition k8slab waited for did not come true in time (the message names it)."""
 
 
 class APIError(K8sLabError):

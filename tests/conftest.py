@@ -1,78 +1,83 @@
-"""Fixtures shared by every test.
+"""Fixtures shared by every test, on k8slab's own pytest plugin (k8slab/pytest_plugin.py).
 
-One lab for the whole session (`lab`), started on first use and stopped at the
-end. Tests isolate themselves by namespace (`namespace`), never by labs.
+Labs: one cluster lab per pytest process (per xdist worker), started on first
+use and stopped at the end (`lab`, `api_client`). Tests isolate themselves by
+namespace (`namespace`), never by labs, with one exception: a test marked
+`disruptive` restarts or compacts the API server, which would leave every
+client of a shared lab (kube-controller-manager included) in client-go's
+backoff for the tests after it. Such tests get a lab of their own, shared only
+with other disruptive tests (`@pytest.mark.disruptive`: a minimal lab;
+`@pytest.mark.disruptive(profile="cluster")`: a cluster lab), and run on one
+xdist worker, one after the other.
 
 Settings (environment):
-  K8SLAB_TEST_LAB      the lab's name (default "pytest-<pid>"); `k8slab test`
-                       sets it and K8SLAB_LAB to "pytest", so notebooks adopt it
-  K8SLAB_TEST_PROFILE  cluster (default) or minimal
-  K8SLAB_TEST_KEEP     1: leave the lab running after the session (faster reruns)
+  K8SLAB_TEST_LAB      the labs' base name (default "pytest-<pid>"; `k8slab test` sets
+                       "pytest"); under xdist each worker appends its id
+  K8SLAB_TEST_PROFILE  cluster (default) or minimal, for the shared lab
+  K8SLAB_TEST_KEEP     1: leave labs running after the session (faster reruns)
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
-import uuid
 
 import pytest
 
-# One lab per pytest process unless a name is given: concurrent runs never share
-# (and never stop) each other's lab. `k8slab test` names it "pytest".
-LAB_NAME = os.environ.get("K8SLAB_TEST_LAB") or f"pytest-{os.getpid()}"
+from k8slab.pytest_plugin import namespace_name
+
 PROFILE = os.environ.get("K8SLAB_TEST_PROFILE", "cluster")
+_DISRUPTIVE_LABS = {"minimal": "dm", "cluster": "dc"}  # profile -> lab name suffix
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under `--dist loadgroup` all disruptive tests of a profile go to one worker, in order.
+    for item in items:
+        marker = item.get_closest_marker("disruptive")
+        if marker is not None:
+            item.add_marker(pytest.mark.xdist_group(f"disruptive-{_disruptive_profile(marker)}"))
+
+
+def _disruptive_profile(marker: pytest.Mark) -> str:
+    profile = marker.kwargs.get("profile", "minimal")
+    if profile not in _DISRUPTIVE_LABS:
+        raise pytest.UsageError(f"disruptive(profile={profile!r}): use one of {sorted(_DISRUPTIVE_LABS)}")
+    return profile
 
 
 @pytest.fixture(scope="session")
-def lab():
-    """The session's lab: started (or adopted) once, stopped after the last test."""
-    from k8slab.lab import Lab
-
-    lab = Lab(LAB_NAME, profile=PROFILE, progress=None)
-    lab.up()
-    owned = lab.started_here and os.environ.get("K8SLAB_TEST_KEEP") != "1"
-    if owned:
-        lab.stop_with(os.getpid())  # even if this run is killed, its lab goes with it
-    os.environ["K8SLAB_LAB"] = LAB_NAME  # notebooks and subprocesses find it
-    yield lab
-    if owned:
-        lab.down()
-
-
-@pytest.fixture(scope="session")
-def api_client(lab):
-    """An admin `kubernetes.client.ApiClient` for the session's lab."""
-    client = lab.api_client()
-    yield client
-    client.close()
+def shared_lab(k8slab_lab_pool):
+    """The session's lab for everything that leaves the API server running."""
+    lab = k8slab_lab_pool.get(PROFILE)
+    os.environ["K8SLAB_LAB"] = lab.name  # notebooks and subprocesses find it
+    return lab
 
 
 @pytest.fixture
-def namespace(api_client, request):
-    """A fresh namespace for one test, deleted afterwards."""
-    from kubernetes import client
+def lab(request, k8slab_lab_pool, shared_lab):
+    """The test's lab: the shared one, or for a `disruptive` test a lab of its own kind."""
+    marker = request.node.get_closest_marker("disruptive")
+    if marker is None:
+        return shared_lab
+    profile = _disruptive_profile(marker)
+    return k8slab_lab_pool.get(profile, _DISRUPTIVE_LABS[profile])
 
-    core = client.CoreV1Api(api_client)
-    name = f"t-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:5]}"
-    name = "".join(c for c in name if c.isalnum() or c == "-")
-    core.create_namespace({"metadata": {"name": name, "labels": {"k8slab.test": "true"}}})
-    if PROFILE == "cluster":
-        # The controller-manager adds the `default` ServiceAccount a moment later; until then
-        # ServiceAccount admission refuses Pods. Tests start when the namespace is usable. After
-        # tests that restart kube-apiserver, the controller-manager's watches may still be in
-        # client-go's backoff (up to 30 s, with jitter): hence the long limit.
-        deadline = time.monotonic() + 120
-        while not core.list_namespaced_service_account(name, field_selector="metadata.name=default").items:
-            assert time.monotonic() < deadline, f"no default ServiceAccount in {name} after 120 s"
-            time.sleep(0.05)
+
+@pytest.fixture
+def api_client(lab, k8slab_lab_pool):
+    """An admin `kubernetes.client.ApiClient` for the test's lab (one per lab, reused)."""
+    return k8slab_lab_pool.api_client(lab)
+
+
+@pytest.fixture
+def namespace(lab, api_client, request):
+    """A fresh namespace for one test, deleted afterwards; ready for Pods on a cluster lab."""
+    from k8slab.lab.helpers import create_namespace, delete_namespace
+
+    name = create_namespace(api_client, namespace_name(request.node.name), labels={"k8slab.test": "true"},
+                            for_pods=lab.profile == "cluster")
     yield name
-    try:
-        core.delete_namespace(name)
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
+    delete_namespace(api_client, name)
 
 
 @pytest.fixture(autouse=True)

@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import BinaryBroken, BuildFailed, ToolchainMissing, UsageError
+from .progress import build_lock
 
 __all__ = [
     "BINARIES",
     "Binary",
     "cache_dir",
     "ensure_binaries",
+    "missing_binaries",
     "resolve_binaries",
 ]
 
@@ -155,6 +157,13 @@ def resolve_binaries(
     return {n: found[n] for n in names}
 
 
+def missing_binaries(names: Iterable[str], *, bin_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Which of `names` a build would have to make: none when binaries are supplied, else those not cached."""
+    if _supplied_dir(bin_dir) is not None:
+        return []
+    return [n for n in names if not (cache_dir() / "bin" / BINARIES[n].cache_subdir / n).exists()]
+
+
 def _supplied_dir(bin_dir: str | os.PathLike[str] | None) -> tuple[Path, str] | None:
     if bin_dir is not None:
         return Path(bin_dir).expanduser(), "--bin-dir"
@@ -265,9 +274,20 @@ def ensure_binaries(specs: Iterable[Binary], *, progress: Progress | None = prin
     by_project: dict[str, list[Binary]] = {}
     for spec in specs:
         by_project.setdefault(spec.project, []).append(spec)
+    steps = [(f"{project}-{group[0].version}", f"{', '.join(s.name for s in group)} ({project} {group[0].version})")
+             for project, group in by_project.items()]
     built: dict[str, Path] = {}
-    for project, group in by_project.items():
-        built.update(_build_project(go, project, group, progress))
+    # One build at a time per cache; a second caller waits for the first and takes what it made.
+    with build_lock(steps, progress) as record:
+        for (key, _), (project, group) in zip(steps, by_project.items()):
+            ready = {s.name: cache_dir() / "bin" / s.cache_subdir / s.name for s in group}
+            if all(path.exists() and _verified(path, s, progress) for s, path in zip(group, ready.values())):
+                record.skip(key)
+                built.update(ready)
+                continue
+            record.start(key)
+            built.update(_build_project(go, project, group, progress))
+            record.finish(key)
     return built
 
 

@@ -67,7 +67,7 @@ class JupyterLab:
 
 
 @pytest.fixture(scope="session")
-def jupyterlab(lab, tmp_path_factory):
+def jupyterlab(shared_lab, tmp_path_factory):
     """JupyterLab serving a scratch copy of the course (autosave never touches the repo)."""
     root = tmp_path_factory.mktemp("course")
     for nb in (REPO / "notebooks").glob("*.ipynb"):
@@ -77,7 +77,7 @@ def jupyterlab(lab, tmp_path_factory):
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false", "checkForUpdates": false}')  # no pop-up over the page
-    env = dict(os.environ, K8SLAB_LAB=lab.name, JUPYTER_CONFIG_DIR=str(root / ".jupyter"))
+    env = dict(os.environ, K8SLAB_LAB=shared_lab.name, JUPYTER_CONFIG_DIR=str(root / ".jupyter"))
     log = open(root / "jupyterlab.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--notebook-dir={root}",

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
-def kubectl(lab):
+def kubectl(shared_lab):
     return resolve_binaries(["kubectl"], progress=None)["kubectl"]
 
 

@@ -126,6 +126,7 @@ def test_status_lists_every_component_with_pid_port_and_memory(lab):
     assert all(r["running"] and r["pid"] and r["rss_mb"] > 0 and r["ports"] for r in rows)
 
 
+@pytest.mark.disruptive
 def test_restarting_the_apiserver_keeps_the_data(lab, api_client, namespace):
     core = client.CoreV1Api(api_client)
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "survivor"}, "data": {"k": "v"}})
@@ -136,6 +137,7 @@ def test_restarting_the_apiserver_keeps_the_data(lab, api_client, namespace):
     assert core.read_namespaced_config_map("survivor", namespace).data == {"k": "v"}
 
 
+@pytest.mark.disruptive
 def test_after_compaction_a_watch_from_an_old_resource_version_is_gone(lab, api_client, namespace):
     core = client.CoreV1Api(api_client)
     first = core.create_namespaced_config_map(namespace, {"metadata": {"name": "c"}, "data": {"n": "0"}})

@@ -206,24 +206,33 @@ def test_stop_from_another_thread_ends_a_blocked_read_promptly(lab, namespace):
 
 @pytest.mark.lab
 def test_bookmarks_carry_the_resource_version_of_changes_the_watch_filters_out(lab, namespace, core):
-    # The watch sees only name=nothing; the churn moves the resource version of configmaps,
-    # and the API server tells the watcher so with bookmarks (about 2 s before the timeout).
+    # The watch sees only name=nothing; the churn moves the resource version of configmaps, and
+    # the API server tells the watcher so with a bookmark 2 s before the watch's timeout, provided
+    # its cache moved past the watch's starting resourceVersion by then: the churn starts once the
+    # watch is open (the server has registered it when the response begins) and lasts until it ends.
     lw = ListWatch.for_resource(lab, "configmaps", namespace=namespace, field_selector="metadata.name=nothing")
     rv = lw.list({})["metadata"]["resourceVersion"]
     created: list[str] = []
+    watch_over = threading.Event()
 
     def churn() -> None:
-        for i in range(6):
-            time.sleep(0.5)
+        i = 0
+        while not watch_over.is_set():
             cm = core.create_namespaced_config_map(namespace, config_map(f"churn-{i}"))
             created.append(cm.metadata.resource_version)
+            i += 1
+            watch_over.wait(0.3)  # the churn's pace
 
+    start = time.monotonic()
+    w = lw.watch({"resource_version": rv, "timeout_seconds": 8, "allow_watch_bookmarks": True})
     churner = threading.Thread(target=churn, daemon=True)
     churner.start()
-    start = time.monotonic()
-    events = list(lw.watch({"resource_version": rv, "timeout_seconds": 5, "allow_watch_bookmarks": True}))
-    churner.join(10)
-    assert 4 <= time.monotonic() - start < 10  # the server ended the watch at its timeout
+    try:
+        events = list(w)
+    finally:
+        watch_over.set()
+        churner.join(30)
+    assert 7 <= time.monotonic() - start < 20  # the server ended the watch at its timeout
     assert {e["type"] for e in events} == {"BOOKMARK"}
     assert int(events[-1]["object"]["metadata"]["resourceVersion"]) > int(rv)
     assert int(events[-1]["object"]["metadata"]["resourceVersion"]) >= int(created[0])
@@ -263,6 +272,7 @@ def test_lister_watcher_for_discovers_the_preferred_version(lab, namespace):
 
 
 @pytest.mark.lab
+@pytest.mark.disruptive
 def test_a_watch_from_a_compacted_resource_version_gets_a_410_error_event(lab, namespace, core):
     lw = ListWatch.for_resource(lab, "configmaps", namespace=namespace)
     old_rv = lw.list({})["metadata"]["resourceVersion"]

@@ -24,17 +24,27 @@ pytestmark = pytest.mark.lab
 USER = "sample-controller"
 
 
-@pytest.fixture(scope="module")
+_PREPARED: dict[str, tuple[DictClientset, str]] = {}  # lab name -> (admin clientset, the controller's kubeconfig)
+
+
+def _prepared(lab, api_client) -> tuple[DictClientset, str]:
+    """The Foo CRD, the controller's RBAC and its user, once per lab."""
+    if lab.name not in _PREPARED:
+        cs = DictClientset(api_client)
+        install_crd(cs)
+        install_rbac(cs, USER)
+        _PREPARED[lab.name] = cs, lab.user(USER)
+    return _PREPARED[lab.name]
+
+
+@pytest.fixture
 def admin(lab, api_client):
-    cs = DictClientset(api_client)
-    install_crd(cs)
-    install_rbac(cs, USER)
-    return cs
+    return _prepared(lab, api_client)[0]
 
 
-@pytest.fixture(scope="module")
-def kubeconfig(lab, admin):
-    return lab.user(USER)
+@pytest.fixture
+def kubeconfig(lab, api_client):
+    return _prepared(lab, api_client)[1]
 
 
 @pytest.fixture
@@ -209,6 +219,7 @@ def test_killing_the_process_mid_reconcile_and_restarting_converges_without_dupl
     assert len(deployments.list()["items"]) == 40
 
 
+@pytest.mark.disruptive(profile="cluster")
 def test_restarting_kube_apiserver_mid_run_converges(lab, admin, app, namespace):
     foos = admin.samplecontroller_v1alpha1().foos(namespace)
     for i in range(10):
