@@ -193,12 +193,12 @@ def test_stop_from_another_thread_ends_a_blocked_read_promptly(lab, namespace):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    time.sleep(0.5)  # the reader is now blocked in recv()
+    time.sleep(0.5)  # the reader is (most likely) blocked in recv(); if not, stop() ends it all the same
     assert not ended.is_set()
     start = time.monotonic()
     w.stop()
-    assert ended.wait(2), "stop() did not end the blocked read"
-    assert time.monotonic() - start < 1.0
+    assert ended.wait(10), "stop() did not end the blocked read"
+    assert time.monotonic() - start < 10  # not the watch's 60 s timeout
     reader.join(1)
     w.stop()  # twice is fine
     assert events == []

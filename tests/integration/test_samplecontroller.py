@@ -65,6 +65,16 @@ def wait_for(what, condition, timeout=60.0, interval=0.2):
         time.sleep(interval)
 
 
+def _allowed(api_client, verb, resource, namespace):
+    """What the API server's authorizer answers for USER right now (a SubjectAccessReview)."""
+    from kubernetes import client
+
+    review = client.AuthorizationV1Api(api_client).create_subject_access_review({
+        "spec": {"user": USER, "resourceAttributes": {"verb": verb, "group": "apps", "resource": resource,
+                                                      "namespace": namespace}}})
+    return review.status.allowed
+
+
 def converged(admin, namespace, names=None):
     """True when every Foo (or every named one) reports availableReplicas == spec.replicas."""
     foos = admin.samplecontroller_v1alpha1().foos(namespace).list()["items"]
@@ -163,10 +173,12 @@ def test_a_deployment_it_does_not_control_is_refused_with_a_warning(admin, app, 
     wait_for("its own Deployment", lambda: converged(admin, namespace, ["claimant"]), timeout=90)
 
 
-def test_a_removed_verb_is_a_403_and_restoring_it_converges(admin, app, kubeconfig, namespace):
+def test_a_removed_verb_is_a_403_and_restoring_it_converges(admin, api_client, app, kubeconfig, namespace):
     install_rbac(admin, USER, omit={"create deployments"})
     try:
-        time.sleep(0.5)  # RBAC changes reach the authorizer through its own informer
+        # RBAC changes reach the authorizer through its own informer: ask it until it says no.
+        wait_for("the authorizer denies creating Deployments", lambda: not _allowed(api_client, "create",
+                                                                                  "deployments", namespace))
         admin.samplecontroller_v1alpha1().foos(namespace).create(new_foo("denied", namespace))
         wait_for("a 403 in the controller", lambda: app.controller and any(
             "forbidden" in e.lower() and "create resource \"deployments\"" in e
