@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -14,6 +16,7 @@ import psutil
 import pytest
 
 from k8slab.lab import Lab
+from k8slab.lab.build import BINARIES, ETCD_VERSION, cache_dir, kwok_stages_dir
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -24,21 +27,34 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> tuple[re.Match | None, str]:
-    """Read the process's merged output line by line until `pattern` matches."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    os.set_blocking(proc.stdout.fileno(), False)
-    while time.monotonic() < deadline and proc.poll() is None:
-        line = proc.stdout.readline()
-        if not line:
+class _Output:
+    """A process's merged output, read to the end by a thread (so the pipe never fills and blocks it)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=lambda: self.lines.extend(proc.stdout), name="k8slab-test-output",
+                                        daemon=True)
+        self._thread.start()
+        self.proc = proc
+
+    def text(self) -> str:
+        return "".join(list(self.lines))
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.text())
+            if match or self.proc.poll() is not None:
+                return match
             time.sleep(0.1)
-            continue
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match, "".join(seen)
-    return None, "".join(seen)
+        return None
+
+
+def _read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> tuple[re.Match | None, str]:
+    """Wait until the process's merged output matches `pattern`; keep reading it afterwards."""
+    out = _Output(proc)
+    match = out.wait_for(pattern, timeout)
+    return match, out.text()
 
 
 def test_course_serves_jupyterlab_and_sigterm_stops_everything_it_started(tmp_path):
@@ -68,6 +84,60 @@ def test_course_serves_jupyterlab_and_sigterm_stops_everything_it_started(tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_first_run_opens_jupyterlab_while_the_binaries_build_then_starts_the_lab(tmp_path):
+    """A cache without etcd: the course starts its build in the background and JupyterLab at once.
+
+    The test holds the build lock itself (as a long build in another process would), so
+    JupyterLab provably opens before the build can even begin; then it lets go, the
+    background build makes etcd (a real `go build`, quick with Go's warm caches), and
+    the course starts the lab.
+    """
+    cache = tmp_path / "cache"
+    for name, spec in BINARIES.items():  # everything but etcd, from the machine's cache
+        if name != "etcd":
+            (cache / "bin" / spec.cache_subdir).mkdir(parents=True, exist_ok=True)
+            (cache / "bin" / spec.cache_subdir / name).symlink_to(cache_dir() / "bin" / spec.cache_subdir / name)
+    stages = cache / "bin" / BINARIES["kwok"].cache_subdir / "stages"
+    stages.symlink_to(kwok_stages_dir())
+    (cache / "build").mkdir(parents=True)
+    lock = open(cache / "build" / "build.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "k8slab", "course", "--lab", "first-run"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=_env(K8SLAB_STATE_DIR=str(state), K8SLAB_CACHE_DIR=str(cache), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt")),
+    )
+    def lab() -> Lab:  # read afresh each time: the state file changes under us
+        return Lab("first-run", state_dir=state / "first-run", progress=None)
+
+    try:
+        match, output = _read_until(proc, r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)", timeout=240)
+        assert match, f"JupyterLab printed no URL:\n{output}"
+        assert "building etcd in the background" in output
+        assert not (cache / "bin" / f"etcd-{ETCD_VERSION}" / "etcd").exists()  # the build has not begun
+        assert not lab().running
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        deadline = time.monotonic() + 300
+        while not lab().running:
+            assert proc.poll() is None and time.monotonic() < deadline, "the lab did not start after the build"
+            time.sleep(0.5)
+        assert (cache / "bin" / f"etcd-{ETCD_VERSION}" / "etcd").exists()
+        pids = [r["pid"] for r in lab().status()]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, 130)
+        _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=30)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+        assert not (state / "first-run" / "state.json").exists()
+    finally:
+        lock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if (state / "first-run" / "state.json").exists():
+            lab().down()
 
 
 def test_the_course_runs_headless_against_a_cluster_it_did_not_start(tmp_path):
