@@ -197,8 +197,8 @@ def test_relative_file_references_start_at_the_file_that_holds_them(tmp_path):
         pytest.param({"client-certificate-data": "not base64!", "client-key-data": b64("k")}, KubeconfigInvalid,
                      "client-certificate-data is not valid base64", id="data that is not base64"),
         pytest.param({"client-certificate-data": b64("c")}, ConfigError, "a client certificate needs both", id="a certificate without its key"),
-        pytest.param({"exec": {"command": "aws", "env": [{"name": "SECRET", "value": "s3cr3t"}]}}, ConfigError,
-                     "uses an exec credential plugin", id="exec plugins are not run"),
+        pytest.param({"exec": {"command": "aws", "env": [{"name": "SECRET", "value": "s3cr3t"}]}}, KubeconfigInvalid,
+                     "user 'u' in .*: exec: apiVersion must be specified", id="an exec section without apiVersion"),
     ],
 )
 def test_users_that_cannot_work_say_why(tmp_path, user, error, message):
