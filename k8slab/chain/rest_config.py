@@ -159,8 +159,8 @@ class RestConfig:
             ("TLSClientConfig.CertData", show(t.cert_data, "data"), "", ""),
             ("TLSClientConfig.KeyFile", t.key_file, "key_file", t.key_file or (temp if c.key_file else "")),
             ("TLSClientConfig.KeyData", show(t.key_data, "data"), "", ""),
-            ("ExecProvider", repr(self.exec_provider) if self.exec_provider else "", "(per request: auth_settings(); "
-             "a certificate: ThrottledApiClient)" if self.exec_provider else "", ""),
+            ("ExecProvider", repr(self.exec_provider) if self.exec_provider else "",
+             "(asked per request: exec_credential.py)" if self.exec_provider else "", ""),
             ("Proxy", self.proxy, "proxy", c.proxy or ""),
             ("UserAgent", self.user_agent, "ApiClient.user_agent", self.user_agent or _default_user_agent()),
             ("QPS", f"{self.qps:g}", "(none: k8slab's ThrottledApiClient)", ""),
