@@ -22,8 +22,9 @@ The Python client differs on one rule: its merger lets the *last* file's
 
 Kept: the rules above; duplicate names inside one file are an error; an
 empty file is an empty config; `BuildConfigFromFlags` with its fallback order
-(explicit kubeconfig or master URL; else in-cluster, with client-go's warning;
-else the default rules) and a master URL overriding the cluster's server; a
+(explicit kubeconfig or master URL; else in-cluster, with client-go's warnings;
+else client-go's "no configuration has been provided": it never reads
+`$KUBECONFIG` or ~/.kube/config) and a master URL overriding the cluster's server; a
 user's `exec` section as the rest config's `ExecProvider` (defaulted and checked
 here, run on the first request by `exec_credential.py`), with the cluster's exec
 extension.
@@ -46,10 +47,10 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from k8slab.chain.exec_credential import ExecConfig
-from k8slab.chain.rest_config import DATA_OMITTED, REDACTED, RestConfig, TLSClientConfig, in_cluster_config
+from k8slab.chain.rest_config import DATA_OMITTED, REDACTED, SERVICE_ACCOUNT_DIR, RestConfig, TLSClientConfig, in_cluster_config
 from k8slab.errors import ConfigError, ContextNotFound, KubeconfigInvalid, KubeconfigNotFound
 
-__all__ = ["ConfigWarning", "Kubeconfig", "build_config_from_flags", "default_kubeconfig_paths",
+__all__ = ["ConfigWarning", "Kubeconfig", "NO_CONFIGURATION", "build_config_from_flags", "default_kubeconfig_paths",
            "load_kubeconfig"]
 
 _SECTIONS = {"clusters": "cluster", "users": "user", "contexts": "context"}
@@ -258,18 +259,29 @@ def load_kubeconfig(path: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     return merged
 
 
+NO_CONFIGURATION = ("invalid configuration: no configuration has been provided, "
+                    "try setting KUBERNETES_MASTER environment variable")  # clientcmd's ErrEmptyConfig, as it prints
+
+
 def build_config_from_flags(
     master_url: str = "",
     kubeconfig_path: str | os.PathLike[str] = "",
     *,
     environ: Mapping[str, str] | None = None,
+    sa_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> RestConfig:
     """client-go's `clientcmd.BuildConfigFromFlags(masterUrl, kubeconfigPath)`.
 
     With a kubeconfig path: that file (it must exist), its current context,
     the master URL (if any) replacing the server. With only a master URL: no
     file at all, just that host. With neither: warn, try the in-cluster
-    config, and if that fails warn again and use the default rules."""
+    config, and if that fails warn again and fail. The "default config" of
+    client-go's second warning is loading rules with an empty explicit path
+    and no precedence list: no file at all, not `$KUBECONFIG`, not
+    ~/.kube/config (kubectl's `NewDefaultClientConfigLoadingRules` has those,
+    and `load_kubeconfig(None)` here). An empty config has no server, and
+    client-go answers `ErrEmptyConfig`; so does this (a KubeconfigNotFound).
+    `environ` and `sa_dir` stand in for a Pod's environment and service-account folder."""
     if not kubeconfig_path and not master_url:
         warnings.warn(
             "Neither --kubeconfig nor --master was specified.  Using the inClusterConfig.  This might not work.",
@@ -277,10 +289,15 @@ def build_config_from_flags(
             stacklevel=2,
         )
         try:
-            return in_cluster_config(environ)
+            return in_cluster_config(environ, sa_dir)
         except ConfigError as exc:
             warnings.warn(f"error creating inClusterConfig, falling back to default config: {exc}", ConfigWarning, stacklevel=2)
-        return load_kubeconfig(default_kubeconfig_paths(environ)).client_config()
+        raise KubeconfigNotFound(
+            f"{NO_CONFIGURATION} (client-go's words). Outside a Pod, BuildConfigFromFlags(\"\", \"\") reads no "
+            "kubeconfig: not $KUBECONFIG, not ~/.kube/config, and not KUBERNETES_MASTER either; pass the kubeconfig's "
+            "path, as client-go's example does with its --kubeconfig flag defaulting to ~/.kube/config "
+            "(the lab's: `k8slab kubeconfig`, or Lab().kubeconfig in Python)"
+        )
     if not kubeconfig_path:
         return RestConfig(host=master_url)
     return load_kubeconfig(kubeconfig_path).client_config(master_url=master_url)

@@ -30,6 +30,7 @@ returning a `Result` that holds the error; `watch()` adds `watch=true` itself.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -72,15 +73,32 @@ class ThrottledApiClient(ApiClient):
 
     def __init__(self, configuration: Any, rate_limiter: RateLimiter | None = None, user_agent: str = "",
                  timeout: float = 0.0) -> None:
-        super().__init__(configuration)
+        super().__init__(configuration)  # sets rest_client: the connection pool, in a _Transport
         self.rate_limiter = rate_limiter
         self.timeout = timeout
         if user_agent:
             self.user_agent = user_agent
         self._exec = getattr(configuration, "exec_authenticator", None)
-        self._pool_lock = threading.Lock()
-        self._pool_cert = b""  # the client certificate the pool presents
-        self._retired: list[Any] = []  # pools of earlier certificates, closed at the next rotation or close()
+
+    @property
+    def rest_client(self) -> Any:
+        return self._transport.rest_client
+
+    @rest_client.setter
+    def rest_client(self, value: Any) -> None:
+        if "_transport" in self.__dict__:
+            self._transport.rest_client = value
+        else:
+            self._transport = _Transport(value)
+
+    def with_rate_limiter(self, rate_limiter: RateLimiter | None, timeout: float | None = None) -> "ThrottledApiClient":
+        """Another client over the same connection pool with a limiter of its own: how one
+        `http.Client` serves several RESTClients with a bucket each (`NewForConfigAndClient`)."""
+        sibling = copy.copy(self)
+        sibling.rate_limiter = rate_limiter
+        if timeout is not None:
+            sibling.timeout = timeout
+        return sibling
 
     def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):  # noqa: ANN001, ANN201
         if _request_timeout is None and self.timeout:
@@ -101,21 +119,30 @@ class ThrottledApiClient(ApiClient):
         if self._exec is None:
             return None
         creds = self._exec.cached() or self._exec.get_creds()
-        if creds.cert_pem != self._pool_cert:
-            with self._pool_lock:
-                if creds.cert_pem != self._pool_cert:
+        t = self._transport
+        if creds.cert_pem != t.cert_pem:
+            with t.lock:
+                if creds.cert_pem != t.cert_pem:
                     c = self.configuration
                     c.cert_file, c.key_file = client_certificate_files(creds.cert_pem, creds.key_pem)
-                    for pool in self._retired:
+                    for pool in t.retired:
                         pool.close()
-                    self._retired, self.rest_client = [self.rest_client], rest.RESTClientObject(c)
-                    self._pool_cert = creds.cert_pem
+                    t.retired, t.rest_client, t.cert_pem = [t.rest_client], rest.RESTClientObject(c), creds.cert_pem
         return creds
 
     def close(self) -> None:
-        for pool in self._retired:
+        for pool in self._transport.retired:
             pool.close()
         super().close()
+
+
+class _Transport:
+    """The connection pool the clients of one config share (client-go's one `http.Client`), the
+    client certificate it presents, and the pools of earlier certificates, closed at the next
+    rotation or at `close()` (requests in flight on them finish first)."""
+
+    def __init__(self, rest_client: Any) -> None:
+        self.rest_client, self.cert_pem, self.retired, self.lock = rest_client, b"", [], threading.Lock()
 
 
 def api_client_for(config: RestConfig) -> ThrottledApiClient:
