@@ -39,6 +39,8 @@ for v1beta1, and v1 requires it); the install hint when a command is not on PATH
 a command with a slash resolved against the kubeconfig's folder; the cluster's
 `client.authentication.k8s.io/exec` extension as `spec.cluster.config`; the checks on
 the answer (kind, apiVersion, a status, a token or a certificate and key that match).
+As in client-go, a plugin has no deadline (an interactive login may take minutes), and a
+re-run after a 401 that fails is logged, not raised: the caller gets the 401.
 Left out: the plugin allowlist (set from kuberc), metrics, rate-limiting the install
 hint (`sometimes`), closing connections still in use when a certificate rotates
 (`connrotation`): new requests get a new pool, an open watch ends on the old one.
@@ -250,8 +252,9 @@ class Authenticator:
             print(proc.stderr.decode("utf-8", "replace"), end="", file=self._stderr or sys.stderr)
         if proc.returncode != 0:
             said = _last_line(proc.stderr or b"", [v for _, v in self.config.env])
-            raise self._failed(f"executable {self.config.command} failed with exit code {proc.returncode}"
-                               + (f"; its stderr ends: {said}" if said else " and wrote nothing to stderr"))
+            stderr = (" (its stderr went to the terminal)" if interactive else
+                      f"; its stderr ends: {said}" if said else " and wrote nothing to stderr")
+            raise self._failed(f"executable {self.config.command} failed with exit code {proc.returncode}{stderr}")
         self._creds = self._decode(proc.stdout)
 
     def _interactive(self) -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import threading
 from typing import Any, Iterator, NamedTuple
@@ -41,10 +42,12 @@ from kubernetes.client import ApiClient, rest
 from k8slab.chain.flowcontrol import RateLimiter, rate_limiter_for
 from k8slab.chain.rest_config import RestConfig, client_certificate_files
 from k8slab.chain.trace import note_throttle
-from k8slab.errors import APIError, K8sLabError, ServerUnreachable, UsageError, undecodable_watch_status
+from k8slab.errors import APIError, ExecPluginFailed, K8sLabError, ServerUnreachable, UsageError, undecodable_watch_status
 
 __all__ = ["PATCH_TYPES", "RESTClient", "Request", "Result", "ThrottledApiClient", "WatchEvent", "Watcher",
            "api_client_for", "patch_content_type", "translate"]
+
+_log = logging.getLogger(__name__)
 
 PATCH_TYPES = {  # k8s.io/apimachinery/pkg/types/patch.go
     "json": "application/json-patch+json",
@@ -110,7 +113,10 @@ class ThrottledApiClient(ApiClient):
         finally:
             note_throttle(0.0)
         if creds is not None and response.status == 401:  # the 401 goes back; the next request carries new credentials
-            self._exec.maybe_refresh_creds(creds)
+            try:
+                self._exec.maybe_refresh_creds(creds)
+            except ExecPluginFailed as exc:  # exec.go logs it ("refreshing credentials") and returns the 401
+                _log.warning("refreshing credentials after a 401: %s", exc)
         return response
 
     def _exec_credentials(self) -> Any:

@@ -374,3 +374,14 @@ def test_a_client_certificate_from_the_plugin_gets_a_pool_of_its_own(plugin, tmp
     assert api.rest_client is not pools[0] and Path(api.configuration.cert_file).read_bytes() == c2
     assert api.rest_client.pool_manager.connection_pool_kw["key_file"] == api.configuration.key_file
     api.close()
+
+
+def test_a_rerun_that_fails_after_a_401_is_logged_and_the_caller_gets_the_401(plugin, caplog):
+    plugin.answer({"stdout": credential(token="stale")}, {"exit": 1, "stderr": "the IdP is down\n"})
+    cfg = RestConfig(host="https://mock.invalid", exec_provider=plugin.config(args=["--rerun-fails"]))
+    api = mock_api_client(lambda req: (401, {"kind": "Status", "reason": "Unauthorized", "code": 401, "message": "Unauthorized"}),
+                          config=cfg)
+    with caplog.at_level("WARNING", logger="k8slab.chain.rest_client"), pytest.raises(Unauthorized):
+        RESTClient(api).get().resource("pods").do()
+    assert len(plugin.runs()) == 2
+    assert 'refreshing credentials after a 401: ' in caplog.text and '"the IdP is down"' in caplog.text
