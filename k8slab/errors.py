@@ -16,7 +16,8 @@ their secret contents.
     ├── ConfigError              kubeconfig and rest config
     │   ├── KubeconfigNotFound
     │   ├── KubeconfigInvalid    not YAML, or not a kubeconfig
-    │   └── ContextNotFound      unknown context, or a context naming a missing user/cluster
+    │   ├── ContextNotFound      unknown context, or a context naming a missing user/cluster
+    │   └── ExecPluginFailed     an exec credential plugin is missing, fails, or answers nonsense
     ├── ServerUnreachable        connection refused, DNS, TLS handshake failures
     ├── ConditionTimeout         something waited for (a namespace ready, a CRD served) did not happen in time
     └── APIError                 the API server answered with a failure Status
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "ContextNotFound",
+    "ExecPluginFailed",
     "Forbidden",
     "Gone",
     "Invalid",
@@ -143,6 +145,10 @@ class KubeconfigInvalid(ConfigError):
 
 class ContextNotFound(ConfigError):
     """An unknown context, or one that names a user or cluster that is not defined."""
+
+
+class ExecPluginFailed(ConfigError):
+    """An exec credential plugin could not run, exited non-zero, or printed no usable ExecCredential."""
 
 
 # -- talking to the server -----------------------------------------------------

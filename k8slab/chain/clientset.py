@@ -4,18 +4,23 @@
     cs.core_v1().pods("default").list(label_selector="app=web")
     cs.discovery().groups_frame()       # every served group/version and its Python *Api class
 
-Mirrors client-go v0.37 `kubernetes/clientset.go` (`Clientset`, `NewForConfig`: one
-HTTP client and one rate limiter for all), `kubernetes/typed/core/v1/core_client.go`
+Mirrors client-go v0.37 `kubernetes/clientset.go` (`Clientset`, `NewForConfig` and
+`NewForConfigAndClient`: one HTTP client for all, and one rate limiter for all only
+when QPS > 0 or a RateLimiter is given; `New`: everything on one RESTClient),
+`rest/config.go` (`RESTClientForConfigAndClient`: a bucket per group version when
+none is shared), `kubernetes/typed/core/v1/core_client.go`
 (`CoreV1Client`), `typed/core/v1/pod.go` (`PodInterface`), `discovery/
 aggregated_discovery.go` (the `apidiscovery.k8s.io/v2` documents) and
-`util/retry/util.go` (`RetryOnConflict`). Stands for the `kubernetes` 37.x client's
+`util/retry/util.go` (`RetryOnConflict`), and discovery's defaults (`setDiscoveryDefaults`:
+burst 300, a 32 s timeout). Stands for the `kubernetes` 37.x client's
 generated `*Api` classes, which do the work underneath: client-go's generated code
 is the shape, the Python client's is the engine. Where client-gen generates a method
 per resource, k8slab finds them at run time: each `list_[namespaced_]<kind>` (or
 create-only) method of an `*Api` class is one resource, named by its client-gen
 plural; a test checks every name against the lab's discovery.
 
-Kept: accessors named as client-go's (`rbac_v1`, not `RbacAuthorizationV1Api`);
+Kept: `NewForConfig`'s rate limits, to the letter (`new_for_config`); one connection
+pool under every group version; accessors named as client-go's (`rbac_v1`, not `RbacAuthorizationV1Api`);
 namespace "" meaning all namespaces for list and watch; the Python client's models
 as results; watch through the group's RESTClient; k8slab errors; preferred versions.
 Left out: fake clientsets, `DeleteCollection`, typed apply configurations (apply
@@ -31,7 +36,8 @@ import re
 import time
 from typing import Any, Callable, Iterator
 
-from k8slab.chain.rest_client import RESTClient, api_client_for, patch_content_type, translate
+from k8slab.chain.flowcontrol import DEFAULT_BURST, new_token_bucket_rate_limiter, rate_limiter_for
+from k8slab.chain.rest_client import RESTClient, ThrottledApiClient, patch_content_type, translate
 from k8slab.chain.rest_config import RestConfig
 from k8slab.errors import Conflict, UsageError
 
@@ -41,6 +47,8 @@ __all__ = ["Clientset", "DiscoveryClient", "GroupClient", "ResourceClient", "new
 _API_CLASS = re.compile(r"^(?P<group>(?:[A-Z][a-z]+)+?)(?P<version>V\d+(?:alpha\d+|beta\d+)?)Api$")
 _LEGACY_GROUPS = {"apps", "autoscaling", "batch", "policy"}  # API groups without a .k8s.io suffix
 _GO_VERBS = {"read": "get", "replace": "update"}  # the Python client's verbs -> client-go's
+DISCOVERY_BURST = 300  # discovery_client.go's defaultBurst: discovery is bursty, one request per group (issue 86149)
+DISCOVERY_TIMEOUT = 32.0  # ... and its defaultTimeout, for a config without one
 AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 
 
@@ -104,14 +112,30 @@ def _resources(api_class: type) -> dict[str, tuple[str, bool]]:
 
 
 class Clientset:
-    """client-go's `kubernetes.Clientset`: `core_v1()`, `apps_v1()`, ... all on one ApiClient."""
+    """client-go's `kubernetes.Clientset`: `core_v1()`, `apps_v1()`, ... over one ApiClient.
 
-    def __init__(self, api_client: Any) -> None:
+    `Clientset(api_client)` is client-go's `kubernetes.New(c)`: every group version (and
+    discovery) sends through that one client and its rate limiter. `new_for_config(config)`
+    is `NewForConfig`: `limiter_for(default_burst)` then gives each group version's client
+    its limiter, over `api_client`'s connection pool."""
+
+    def __init__(self, api_client: Any, *, limiter_for: Callable[[int], Any] | None = None,
+                 discovery_timeout: float | None = None) -> None:
         self.api_client = api_client
+        self._limiter_for, self._discovery_timeout = limiter_for, discovery_timeout
         self._groups: dict[str, GroupClient] = {}
+        self._discovery: DiscoveryClient | None = None
+
+    def _client(self, default_burst: int, timeout: float | None = None) -> Any:
+        """The ApiClient of one more RESTClient: the shared one, or a sibling with its limiter."""
+        if self._limiter_for is None:
+            return self.api_client
+        return self.api_client.with_rate_limiter(self._limiter_for(default_burst), timeout)
 
     def discovery(self) -> "DiscoveryClient":
-        return DiscoveryClient(RESTClient(self.api_client))
+        if self._discovery is None:
+            self._discovery = DiscoveryClient(RESTClient(self._client(DISCOVERY_BURST, self._discovery_timeout)))
+        return self._discovery
 
     def group_versions(self) -> list[str]:
         """The accessors this clientset has (one per Python *Api class with a version)."""
@@ -122,7 +146,7 @@ class Clientset:
         if gv is None:
             raise AttributeError(f"Clientset has no group version {name!r}; see group_versions()")
         if name not in self._groups:
-            self._groups[name] = GroupClient(self.api_client, *gv)
+            self._groups[name] = GroupClient(self._client(DEFAULT_BURST), *gv)
         client = self._groups[name]
         return lambda: client
 
@@ -143,8 +167,28 @@ class Clientset:
 
 
 def new_for_config(config: RestConfig) -> Clientset:
-    """client-go's `kubernetes.NewForConfig`: one ApiClient and one rate limiter for every group."""
-    return Clientset(api_client_for(config))
+    """client-go's `kubernetes.NewForConfig`: one connection pool for every group version, and
+    rate limits as `NewForConfigAndClient` and `RESTClientForConfigAndClient` decide them:
+
+    - `config.rate_limiter` given: that one limiter, shared by every group version and discovery;
+    - QPS > 0: one new QPS/Burst bucket, shared the same way (Burst must then be > 0);
+    - QPS 0, the default: nothing shared: each group version's RESTClient makes its own bucket,
+      5 QPS / burst 10 (or the config's Burst), and discovery one with burst 300, so a program
+      using three group versions may send 15 requests a second;
+    - QPS < 0: no limiter at all.
+    `clientset.api_client` is the shared HTTP client; it carries the shared limiter, if any."""
+    shared = config.rate_limiter
+    if shared is None and config.qps > 0:
+        if config.burst <= 0:
+            raise UsageError("burst is required to be greater than 0 when RateLimiter is not set and QPS is set to "
+                             f"greater than 0 (qps={config.qps:g}, burst={config.burst}); set RestConfig.burst")
+        shared = new_token_bucket_rate_limiter(config.qps, config.burst)
+    http = ThrottledApiClient(config.to_configuration(), shared, config.user_agent, config.timeout)
+
+    def limiter_for(default_burst: int) -> Any:
+        return shared if shared is not None else rate_limiter_for(config.qps, config.burst or default_burst)
+
+    return Clientset(http, limiter_for=limiter_for, discovery_timeout=config.timeout or DISCOVERY_TIMEOUT)
 
 
 class GroupClient:

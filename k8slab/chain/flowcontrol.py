@@ -8,7 +8,9 @@ fast as it is asked. The defaults are a seat belt: a controller listing in a tig
 loop cannot bury the API server (which defends itself too, with API Priority and
 Fairness and 429 answers).
 
-Kept: one bucket per clientset, shared by every typed client; `accept()` blocks
+Kept: one bucket per RESTClient, which a clientset shares among its group versions
+only when QPS > 0 or a RateLimiter is given (with QPS 0 each gets its own: see
+`clientset.new_for_config`); `accept()` blocks
 until the token is due, `try_accept()` never blocks; waits over 50 ms are worth
 reporting (client-go logs them; `accept` returns the wait and the trace shows it);
 QPS 0 means the default, QPS < 0 no limiter. The bucket is `k8slab/_tokenbucket.py`.

@@ -22,10 +22,14 @@ The Python client differs on one rule: its merger lets the *last* file's
 
 Kept: the rules above; duplicate names inside one file are an error; an
 empty file is an empty config; `BuildConfigFromFlags` with its fallback order
-(explicit kubeconfig or master URL; else in-cluster, with client-go's warning;
-else the default rules) and a master URL overriding the cluster's server.
-Left out: exec and auth-provider plugins (refused with a ConfigError),
-`--context`-style overrides beyond context and server, preferences,
+(explicit kubeconfig or master URL; else in-cluster, with client-go's warnings;
+else client-go's "no configuration has been provided": it never reads
+`$KUBECONFIG` or ~/.kube/config) and a master URL overriding the cluster's server; a
+user's `exec` section as the rest config's `ExecProvider` (defaulted and checked
+here, run on the first request by `exec_credential.py`), with the cluster's exec
+extension.
+Left out: auth-provider plugins (refused, naming the exec plugin that replaced
+each), `--context`-style overrides beyond context and server, preferences, other
 extensions, writing kubeconfigs back, migration of ~/.kube/.kubeconfig.
 """
 
@@ -42,10 +46,11 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from k8slab.chain.rest_config import DATA_OMITTED, REDACTED, RestConfig, TLSClientConfig, in_cluster_config
+from k8slab.chain.exec_credential import ExecConfig
+from k8slab.chain.rest_config import DATA_OMITTED, REDACTED, SERVICE_ACCOUNT_DIR, RestConfig, TLSClientConfig, in_cluster_config
 from k8slab.errors import ConfigError, ContextNotFound, KubeconfigInvalid, KubeconfigNotFound
 
-__all__ = ["ConfigWarning", "Kubeconfig", "build_config_from_flags", "default_kubeconfig_paths",
+__all__ = ["ConfigWarning", "Kubeconfig", "NO_CONFIGURATION", "build_config_from_flags", "default_kubeconfig_paths",
            "load_kubeconfig"]
 
 _SECTIONS = {"clusters": "cluster", "users": "user", "contexts": "context"}
@@ -177,12 +182,12 @@ class Kubeconfig:
                 f"user {user_name!r} has a client certificate without its key, or a key without its "
                 "certificate; a client certificate needs both (client-certificate[-data] and client-key[-data])"
             )
-        for plugin in ("exec", "auth-provider"):
-            if plugin in user:
-                raise ConfigError(
-                    f"user {user_name!r} uses an {plugin} credential plugin, which k8slab's chain does not run; "
-                    "use a kubeconfig with a certificate or token (the lab writes one: Lab().user(name))"
-                )
+        if "auth-provider" in user:
+            raise ConfigError(_auth_provider_refused(user_name, user["auth-provider"], "exec" in user))
+        exec_provider = None
+        if "exec" in user:
+            exec_provider = ExecConfig.from_kubeconfig(user["exec"], user=user_name, file=self.origin[("users", user_name)],
+                                                       cluster_extensions=cluster.get("extensions"))
         return RestConfig(
             host=server,
             bearer_token=str(user.get("token") or ""),
@@ -191,6 +196,7 @@ class Kubeconfig:
             password=str(user.get("password") or ""),
             tls=tls,
             proxy=str(cluster.get("proxy-url") or ""),
+            exec_provider=exec_provider,
         )
 
     def _file(self, entry: Mapping[str, Any], key: str, section: str, name: str) -> str:
@@ -253,18 +259,29 @@ def load_kubeconfig(path: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     return merged
 
 
+NO_CONFIGURATION = ("invalid configuration: no configuration has been provided, "
+                    "try setting KUBERNETES_MASTER environment variable")  # clientcmd's ErrEmptyConfig, as it prints
+
+
 def build_config_from_flags(
     master_url: str = "",
     kubeconfig_path: str | os.PathLike[str] = "",
     *,
     environ: Mapping[str, str] | None = None,
+    sa_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> RestConfig:
     """client-go's `clientcmd.BuildConfigFromFlags(masterUrl, kubeconfigPath)`.
 
     With a kubeconfig path: that file (it must exist), its current context,
     the master URL (if any) replacing the server. With only a master URL: no
     file at all, just that host. With neither: warn, try the in-cluster
-    config, and if that fails warn again and use the default rules."""
+    config, and if that fails warn again and fail. The "default config" of
+    client-go's second warning is loading rules with an empty explicit path
+    and no precedence list: no file at all, not `$KUBECONFIG`, not
+    ~/.kube/config (kubectl's `NewDefaultClientConfigLoadingRules` has those,
+    and `load_kubeconfig(None)` here). An empty config has no server, and
+    client-go answers `ErrEmptyConfig`; so does this (a KubeconfigNotFound).
+    `environ` and `sa_dir` stand in for a Pod's environment and service-account folder."""
     if not kubeconfig_path and not master_url:
         warnings.warn(
             "Neither --kubeconfig nor --master was specified.  Using the inClusterConfig.  This might not work.",
@@ -272,10 +289,15 @@ def build_config_from_flags(
             stacklevel=2,
         )
         try:
-            return in_cluster_config(environ)
+            return in_cluster_config(environ, sa_dir)
         except ConfigError as exc:
             warnings.warn(f"error creating inClusterConfig, falling back to default config: {exc}", ConfigWarning, stacklevel=2)
-        return load_kubeconfig(default_kubeconfig_paths(environ)).client_config()
+        raise KubeconfigNotFound(
+            f"{NO_CONFIGURATION} (client-go's words). Outside a Pod, BuildConfigFromFlags(\"\", \"\") reads no "
+            "kubeconfig: not $KUBECONFIG, not ~/.kube/config, and not KUBERNETES_MASTER either; pass the kubeconfig's "
+            "path, as client-go's example does with its --kubeconfig flag defaulting to ~/.kube/config "
+            "(the lab's: `k8slab kubeconfig`, or Lab().kubeconfig in Python)"
+        )
     if not kubeconfig_path:
         return RestConfig(host=master_url)
     return load_kubeconfig(kubeconfig_path).client_config(master_url=master_url)
@@ -328,13 +350,34 @@ def _redacted(entry: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = DATA_OMITTED
         elif key in _SECRET_FIELDS and value:
             out[key] = REDACTED
-        elif key == "exec" and isinstance(value, dict):
-            out[key] = {"command": value.get("command", ""), "env": REDACTED} if value.get("env") else {"command": value.get("command", "")}
+        elif key == "exec" and isinstance(value, dict):  # args and env may carry secrets (ExecConfig.String())
+            out[key] = {k: REDACTED if k in ("args", "env") and v else v for k, v in value.items()}
         elif key == "auth-provider" and isinstance(value, dict):
             out[key] = {"name": value.get("name", ""), "config": REDACTED}
         else:
             out[key] = value
     return out
+
+
+_AUTH_PROVIDER_SUCCESSORS = {  # client-go's stubs name them; oidc's usual successor is kubelogin too
+    "gcp": "gke-gcloud-auth-plugin (GKE)",
+    "azure": "kubelogin (AKS: github.com/Azure/kubelogin)",
+    "oidc": "kubelogin (OIDC: github.com/int128/kubelogin)",
+}
+
+
+def _auth_provider_refused(user: str, provider: Any, with_exec: bool) -> str:
+    name = provider.get("name", "") if isinstance(provider, Mapping) else ""
+    if with_exec:  # validation.go refuses the pair too
+        return f"user {user!r} sets both an auth-provider and an exec plugin; keep only the exec section"
+    successor = _AUTH_PROVIDER_SUCCESSORS.get(name, "")
+    instead = (f"its successor is the exec plugin {successor}" if successor else
+               "exec plugins replaced them: gke-gcloud-auth-plugin on GKE, kubelogin on AKS and for OIDC, "
+               "`aws eks get-token` on EKS")
+    return (f"user {user!r} uses the auth-provider {name!r}; k8slab runs no auth-provider plugins (client-go removed "
+            f"gcp and azure in 1.26): {instead}. Your cloud's CLI writes a kubeconfig with an exec section "
+            "(`gcloud container clusters get-credentials`, `az aks get-credentials` then `kubelogin convert-kubeconfig`, "
+            "`aws eks update-kubeconfig`)")
 
 
 def _short(value: Any) -> str:

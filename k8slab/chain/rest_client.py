@@ -10,7 +10,9 @@ Mirrors client-go v0.37 `rest/client.go` (`RESTClient`, `RESTClientFor`) and
 37.x client's bottom public layer, `ApiClient.param_serialize` / `call_api` /
 `deserialize`: the calls every generated `*Api` method makes, so both send the same
 request. Throttling sits in `ThrottledApiClient.call_api`, the one place all the
-Python client's requests pass (client-go's `Request.tryThrottle`). Errors leave as
+Python client's requests pass (client-go's `Request.tryThrottle`), and so do the exec
+plugin's transport rules (`exec.go`'s round tripper: a 401 runs the plugin again for
+the next request; a new client certificate gets a new connection pool). Errors leave as
 k8slab errors (`translate`): a failure Status becomes `APIError.from_status`, no
 HTTP answer becomes `ServerUnreachable`.
 
@@ -28,19 +30,24 @@ returning a `Result` that holds the error; `watch()` adds `watch=true` itself.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import re
+import threading
 from typing import Any, Iterator, NamedTuple
 
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, rest
 
 from k8slab.chain.flowcontrol import RateLimiter, rate_limiter_for
-from k8slab.chain.rest_config import RestConfig
+from k8slab.chain.rest_config import RestConfig, client_certificate_files
 from k8slab.chain.trace import note_throttle
-from k8slab.errors import APIError, K8sLabError, ServerUnreachable, UsageError, undecodable_watch_status
+from k8slab.errors import APIError, ExecPluginFailed, K8sLabError, ServerUnreachable, UsageError, undecodable_watch_status
 
 __all__ = ["PATCH_TYPES", "RESTClient", "Request", "Result", "ThrottledApiClient", "WatchEvent", "Watcher",
            "api_client_for", "patch_content_type", "translate"]
+
+_log = logging.getLogger(__name__)
 
 PATCH_TYPES = {  # k8s.io/apimachinery/pkg/types/patch.go
     "json": "application/json-patch+json",
@@ -62,24 +69,86 @@ class ThrottledApiClient(ApiClient):
     """A `kubernetes.client.ApiClient` that takes a token from `rate_limiter` before each request.
 
     `timeout` (seconds, 0 for none) is the deadline of a request that sets none itself
-    (client-go's `rest.Config.Timeout`, which becomes `http.Client.Timeout`)."""
+    (client-go's `rest.Config.Timeout`, which becomes `http.Client.Timeout`). With an
+    exec plugin (`configuration.exec_authenticator`) it also does what client-go's exec
+    round tripper does: a 401 makes the plugin run again for the next request, and a new
+    client certificate gets a new connection pool (urllib3 reads the files per pool)."""
 
     def __init__(self, configuration: Any, rate_limiter: RateLimiter | None = None, user_agent: str = "",
                  timeout: float = 0.0) -> None:
-        super().__init__(configuration)
+        super().__init__(configuration)  # sets rest_client: the connection pool, in a _Transport
         self.rate_limiter = rate_limiter
         self.timeout = timeout
         if user_agent:
             self.user_agent = user_agent
+        self._exec = getattr(configuration, "exec_authenticator", None)
+
+    @property
+    def rest_client(self) -> Any:
+        return self._transport.rest_client
+
+    @rest_client.setter
+    def rest_client(self, value: Any) -> None:
+        if "_transport" in self.__dict__:
+            self._transport.rest_client = value
+        else:
+            self._transport = _Transport(value)
+
+    def with_rate_limiter(self, rate_limiter: RateLimiter | None, timeout: float | None = None) -> "ThrottledApiClient":
+        """Another client over the same connection pool with a limiter of its own: how one
+        `http.Client` serves several RESTClients with a bucket each (`NewForConfigAndClient`)."""
+        sibling = copy.copy(self)
+        sibling.rate_limiter = rate_limiter
+        if timeout is not None:
+            sibling.timeout = timeout
+        return sibling
 
     def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):  # noqa: ANN001, ANN201
         if _request_timeout is None and self.timeout:
             _request_timeout = self.timeout
         note_throttle(self.rate_limiter.accept() if self.rate_limiter is not None else 0.0)
         try:
-            return super().call_api(method, url, header_params, body, post_params, _request_timeout)
+            creds = self._exec_credentials()
+            response = super().call_api(method, url, header_params, body, post_params, _request_timeout)
         finally:
             note_throttle(0.0)
+        if creds is not None and response.status == 401:  # the 401 goes back; the next request carries new credentials
+            try:
+                self._exec.maybe_refresh_creds(creds)
+            except ExecPluginFailed as exc:  # exec.go logs it ("refreshing credentials") and returns the 401
+                _log.warning("refreshing credentials after a 401: %s", exc)
+        return response
+
+    def _exec_credentials(self) -> Any:
+        """The exec plugin's credentials this request carries (the header came from the same
+        cache a moment ago), and a pool presenting their client certificate."""
+        if self._exec is None:
+            return None
+        creds = self._exec.cached() or self._exec.get_creds()
+        t = self._transport
+        if creds.cert_pem != t.cert_pem:
+            with t.lock:
+                if creds.cert_pem != t.cert_pem:
+                    c = self.configuration
+                    c.cert_file, c.key_file = client_certificate_files(creds.cert_pem, creds.key_pem)
+                    for pool in t.retired:
+                        pool.close()
+                    t.retired, t.rest_client, t.cert_pem = [t.rest_client], rest.RESTClientObject(c), creds.cert_pem
+        return creds
+
+    def close(self) -> None:
+        for pool in self._transport.retired:
+            pool.close()
+        super().close()
+
+
+class _Transport:
+    """The connection pool the clients of one config share (client-go's one `http.Client`), the
+    client certificate it presents, and the pools of earlier certificates, closed at the next
+    rotation or at `close()` (requests in flight on them finish first)."""
+
+    def __init__(self, rest_client: Any) -> None:
+        self.rest_client, self.cert_pem, self.retired, self.lock = rest_client, b"", [], threading.Lock()
 
 
 def api_client_for(config: RestConfig) -> ThrottledApiClient:

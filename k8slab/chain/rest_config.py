@@ -11,9 +11,12 @@ QPS/Burst and Timeout have no home in `Configuration` (k8slab applies them in
 
 Kept: host, bearer token (and token file), basic auth, client certificate and key
 (file or data), CA (file or data), insecure, TLS server name, proxy, user agent,
-QPS, Burst, Timeout, a ready-made `RateLimiter`; the in-cluster config.
-Left out: exec and auth-provider plugins, impersonation, `WrapTransport`, `Dial`,
-content negotiation (JSON only), `WarningHandler`. Secrets never appear in `repr`,
+QPS, Burst, Timeout, a ready-made `RateLimiter`, `ExecProvider` (an exec credential
+plugin, used only when the config has no token, basic auth or certificate of its own,
+as `TransportConfig` and the plugin's `UpdateTransportConfig` decide; see
+`exec_credential.py`); the in-cluster config.
+Left out: auth-provider plugins, impersonation, `WrapTransport`, `Dial`, content
+negotiation (JSON only), `WarningHandler`. Secrets never appear in `repr`,
 `fields()` or error messages.
 """
 
@@ -29,10 +32,11 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from k8slab.chain.exec_credential import Authenticator, ExecConfig, configuration_for, exec_cluster, get_authenticator
 from k8slab.chain.flowcontrol import RateLimiter
 from k8slab.errors import ConfigError
 
-__all__ = ["DATA_OMITTED", "REDACTED", "RestConfig", "TLSClientConfig", "in_cluster_config"]
+__all__ = ["DATA_OMITTED", "REDACTED", "RestConfig", "TLSClientConfig", "client_certificate_files", "in_cluster_config"]
 
 REDACTED = "REDACTED"  # what `kubectl config view` prints for tokens
 DATA_OMITTED = "DATA+OMITTED"  # ... and for certificate and key data
@@ -71,6 +75,7 @@ class RestConfig:
     burst: int = 0
     timeout: float = 0.0
     rate_limiter: RateLimiter | None = None
+    exec_provider: ExecConfig | None = None
 
     def auth_method(self) -> str:
         """How this config proves who it is, in words."""
@@ -80,7 +85,20 @@ class RestConfig:
             return "bearer token"
         if self.username:
             return "basic auth"
+        if self.exec_provider is not None:
+            return "exec plugin"
         return "none (anonymous)"
+
+    def exec_authenticator(self) -> Authenticator | None:
+        """The exec plugin's shared Authenticator, if this config's credentials come from one.
+        Nothing runs yet: the first request runs the plugin."""
+        t = self.tls
+        has_own = (self.bearer_token or self.bearer_token_file or self.username
+                   or ((t.cert_data or t.cert_file) and (t.key_data or t.key_file)))
+        if self.exec_provider is None or has_own:  # a token or certificate of its own wins (UpdateTransportConfig)
+            return None
+        cluster = exec_cluster(self) if self.exec_provider.provide_cluster_info else None
+        return get_authenticator(self.exec_provider, cluster)
 
     def __repr__(self) -> str:
         return (
@@ -94,7 +112,8 @@ class RestConfig:
         """A `kubernetes.client.Configuration` saying the same thing."""
         from kubernetes.client import Configuration
 
-        c = Configuration()
+        authenticator = self.exec_authenticator()
+        c = Configuration() if authenticator is None else configuration_for(authenticator)
         c.host = self.host.rstrip("/")
         c.verify_ssl = not self.tls.insecure
         c.ssl_ca_cert = self.tls.ca_file or _data_file(self.tls.ca_data, "ca.crt")
@@ -140,6 +159,8 @@ class RestConfig:
             ("TLSClientConfig.CertData", show(t.cert_data, "data"), "", ""),
             ("TLSClientConfig.KeyFile", t.key_file, "key_file", t.key_file or (temp if c.key_file else "")),
             ("TLSClientConfig.KeyData", show(t.key_data, "data"), "", ""),
+            ("ExecProvider", repr(self.exec_provider) if self.exec_provider else "",
+             "(asked per request: exec_credential.py)" if self.exec_provider else "", ""),
             ("Proxy", self.proxy, "proxy", c.proxy or ""),
             ("UserAgent", self.user_agent, "ApiClient.user_agent", self.user_agent or _default_user_agent()),
             ("QPS", f"{self.qps:g}", "(none: k8slab's ThrottledApiClient)", ""),
@@ -201,6 +222,11 @@ def _data_file(data: bytes, name: str) -> str | None:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         return str(path)
+
+
+def client_certificate_files(cert_pem: bytes, key_pem: bytes) -> tuple[str | None, str | None]:
+    """Private files for a client certificate and key that arrived as data (an exec plugin's)."""
+    return _data_file(cert_pem, "client.crt"), _data_file(key_pem, "client.key")
 
 
 def _default_user_agent() -> str:

@@ -76,8 +76,12 @@ class _Body(io.BytesIO):
         return data
 
 
-def mock_api_client(handler: Handler, *, rate_limiter: RateLimiter | None = None, token: str = "") -> ThrottledApiClient:
-    """A `ThrottledApiClient` whose transport is a `MockTransport` (at `.rest_client`)."""
-    client = ThrottledApiClient(RestConfig(host="https://mock.invalid", bearer_token=token).to_configuration(), rate_limiter)
+def mock_api_client(handler: Handler, *, rate_limiter: RateLimiter | None = None, token: str = "",
+                    config: RestConfig | None = None) -> ThrottledApiClient:
+    """A `ThrottledApiClient` whose transport is a `MockTransport` (at `.rest_client`), for
+    `config` (default: a host and `token`). A client certificate from an exec plugin
+    replaces the transport with a real pool, as it would in use."""
+    config = config or RestConfig(host="https://mock.invalid", bearer_token=token)
+    client = ThrottledApiClient(config.to_configuration(), rate_limiter)
     client.rest_client = MockTransport(handler)
     return client

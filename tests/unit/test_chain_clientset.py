@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from k8slab.chain.clientset import Clientset, _group_versions, _plural, python_api_class, retry_on_conflict
+from k8slab.chain.clientset import Clientset, _group_versions, _plural, new_for_config, python_api_class, retry_on_conflict
 from k8slab.chain.flowcontrol import TokenBucketRateLimiter
-from k8slab.chain.testing import mock_api_client
+from k8slab.chain.rest_config import RestConfig
+from k8slab.chain.testing import MockTransport, mock_api_client
+from k8slab.chain.trace import trace
 from k8slab.errors import Conflict, Forbidden, NotFound, UsageError
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}}
@@ -119,12 +121,69 @@ def test_api_exceptions_of_the_python_client_become_k8slab_errors_with_context(c
     assert info.value.code == code
 
 
-def test_every_group_version_shares_one_api_client_and_one_limiter():
+def test_a_clientset_on_one_api_client_sends_every_group_through_it_and_its_limiter():
+    """Clientset(api_client) is client-go's kubernetes.New(c): one RESTClient for every group version."""
     limiter = TokenBucketRateLimiter(5, 10)
     cs = Clientset(mock_api_client(echo, rate_limiter=limiter))
     assert cs.core_v1().api.api_client is cs.apps_v1().api.api_client is cs.api_client
     assert cs.core_v1().rest_client().rate_limiter is cs.apps_v1().rest_client().rate_limiter is limiter
+    assert cs.discovery().rest.rate_limiter is limiter
     assert cs.core_v1() is cs.core_v1()
+
+
+def limiters(cs) -> dict[str, object]:
+    return {"core": cs.core_v1().rest_client().rate_limiter, "apps": cs.apps_v1().rest_client().rate_limiter,
+            "rbac": cs.rbac_v1().rest_client().rate_limiter, "discovery": cs.discovery().rest.rate_limiter,
+            "clientset": cs.api_client.rate_limiter}
+
+
+def test_with_qps_0_each_group_version_gets_its_own_default_bucket_over_one_connection_pool():
+    cs = new_for_config(RestConfig(host="https://mock.invalid"))  # QPS 0, Burst 0: client-go's defaults
+    cs.api_client.rest_client = MockTransport(echo)
+    got = limiters(cs)
+    assert got["clientset"] is None  # NewForConfigAndClient made no shared limiter
+    assert len({id(got[k]) for k in ("core", "apps", "rbac", "discovery")}) == 4
+    assert [(got[k].qps, got[k].burst) for k in ("core", "apps", "rbac")] == [(5.0, 10)] * 3
+    assert (got["discovery"].qps, got["discovery"].burst) == (5.0, 300)  # setDiscoveryDefaults: burst 300
+    assert cs.core_v1().rest_client().rate_limiter is got["core"]  # one RESTClient per group version, kept
+    with trace() as t:
+        for _ in range(10):
+            cs.core_v1().pods("ns").list()
+            cs.apps_v1().deployments("ns").get("web")
+    assert len(cs.api_client.rest_client.requests) == 20  # one transport for all
+    assert [e.throttled_s for e in t] == [0.0] * 20  # two buckets of ten: nobody waited
+    assert got["core"].tokens() < 1 and got["apps"].tokens() < 1
+
+
+def test_discovery_gets_a_32_s_timeout_unless_the_config_sets_one():
+    cs = new_for_config(RestConfig(host="https://mock.invalid"))
+    assert (cs.discovery().rest.api_client.timeout, cs.core_v1().api.api_client.timeout) == (32.0, 0.0)
+    assert new_for_config(RestConfig(host="https://mock.invalid", timeout=5)).discovery().rest.api_client.timeout == 5
+
+
+def test_with_qps_0_and_a_burst_each_bucket_takes_that_burst():
+    got = limiters(new_for_config(RestConfig(host="https://mock.invalid", burst=20)))
+    assert [(got[k].qps, got[k].burst) for k in ("core", "apps", "discovery")] == [(5.0, 20)] * 3
+
+
+def test_with_qps_above_0_one_bucket_is_shared_by_every_group_version_and_discovery():
+    got = limiters(new_for_config(RestConfig(host="https://mock.invalid", qps=20, burst=30)))
+    assert len({id(v) for v in got.values()}) == 1 and (got["core"].qps, got["core"].burst) == (20.0, 30)
+
+
+def test_an_explicit_rate_limiter_is_shared_as_given():
+    mine = TokenBucketRateLimiter(1, 1)
+    got = limiters(new_for_config(RestConfig(host="https://mock.invalid", rate_limiter=mine)))
+    assert all(v is mine for v in got.values())
+
+
+def test_a_negative_qps_means_no_limiter_anywhere():
+    assert set(limiters(new_for_config(RestConfig(host="https://mock.invalid", qps=-1))).values()) == {None}
+
+
+def test_qps_without_a_burst_is_refused_as_client_go_refuses_it():
+    with pytest.raises(UsageError, match="burst is required to be greater than 0 when RateLimiter is not set and QPS is set"):
+        new_for_config(RestConfig(host="https://mock.invalid", qps=50))
 
 
 def test_watch_goes_through_the_groups_rest_client_and_decodes_typed_objects():

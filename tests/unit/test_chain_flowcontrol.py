@@ -84,6 +84,18 @@ def test_an_idle_bucket_refills_only_up_to_the_burst():
     assert [limiter.accept() for _ in range(4)] == pytest.approx([0, 0, 0, 0.1])
 
 
+@pytest.mark.parametrize("idle, waiting", [pytest.param(1.0, 5, id="1 s refills five tokens: exactly five of ten wait"),
+                                           pytest.param(3.0, 0, id="3 s refills up to the burst: none of ten waits")])
+def test_notebook_02_exercise_1_a_drained_default_bucket_after_idling(idle, waiting):
+    clock = JumpClock()
+    limiter = new_token_bucket_rate_limiter(DEFAULT_QPS, DEFAULT_BURST, clock=clock)
+    for _ in range(10):
+        limiter.accept()
+    clock.t += idle
+    waits = [limiter.accept() for _ in range(10)]
+    assert waits == pytest.approx([0.0] * (10 - waiting) + [0.2] * waiting)
+
+
 def test_a_clock_going_backwards_adds_no_tokens():
     clock = JumpClock()
     bucket = TokenBucket(1, 1, clock=clock)

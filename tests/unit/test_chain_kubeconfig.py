@@ -197,8 +197,8 @@ def test_relative_file_references_start_at_the_file_that_holds_them(tmp_path):
         pytest.param({"client-certificate-data": "not base64!", "client-key-data": b64("k")}, KubeconfigInvalid,
                      "client-certificate-data is not valid base64", id="data that is not base64"),
         pytest.param({"client-certificate-data": b64("c")}, ConfigError, "a client certificate needs both", id="a certificate without its key"),
-        pytest.param({"exec": {"command": "aws", "env": [{"name": "SECRET", "value": "s3cr3t"}]}}, ConfigError,
-                     "uses an exec credential plugin", id="exec plugins are not run"),
+        pytest.param({"exec": {"command": "aws", "env": [{"name": "SECRET", "value": "s3cr3t"}]}}, KubeconfigInvalid,
+                     "user 'u' in .*: exec: apiVersion must be specified", id="an exec section without apiVersion"),
     ],
 )
 def test_users_that_cannot_work_say_why(tmp_path, user, error, message):
@@ -241,14 +241,40 @@ def test_a_master_url_alone_reads_no_file():
     assert cfg.host == "https://10.0.0.1:6443" and cfg.auth_method() == "none (anonymous)" and not cfg.tls.ca_data
 
 
-def test_neither_flag_warns_tries_in_cluster_then_falls_back_to_the_default_rules(two_files):
+def test_neither_flag_warns_tries_in_cluster_then_fails_without_reading_kubeconfig_or_home(two_files, tmp_path, monkeypatch):
+    """client-go's "default config" here is empty loading rules: $KUBECONFIG and ~/.kube/config are never read."""
+    home = tmp_path / "home"
+    write(home / ".kube" / "config", yaml.safe_dump(yaml.safe_load(two_files[1].read_text())))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KUBECONFIG", str(two_files[1]))
+    monkeypatch.setenv("KUBERNETES_MASTER", "https://10.0.0.1:6443")  # named by client-go's message, read by nobody here
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cfg = build_config_from_flags("", "", environ={"KUBECONFIG": str(two_files[1])})
+        with pytest.raises(KubeconfigNotFound) as info:
+            build_config_from_flags("", "", environ={"KUBECONFIG": str(two_files[1])})
     messages = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
     assert messages[0] == "Neither --kubeconfig nor --master was specified.  Using the inClusterConfig.  This might not work."
     assert messages[1].startswith("error creating inClusterConfig, falling back to default config: not running inside a Pod")
-    assert cfg.host == "https://b:6443"
+    assert len(messages) == 2
+    assert str(info.value).startswith("invalid configuration: no configuration has been provided, "
+                                      "try setting KUBERNETES_MASTER environment variable")
+    assert "not $KUBECONFIG, not ~/.kube/config" in str(info.value) and "pass the kubeconfig's path" in str(info.value)
+
+
+def test_neither_flag_inside_a_pod_is_the_in_cluster_config(tmp_path):
+    write(tmp_path / "token", "sa-token\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = build_config_from_flags("", "", environ={"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"},
+                                      sa_dir=tmp_path)
+    assert cfg.host == "https://10.96.0.1:443" and cfg.bearer_token == "sa-token"
+    assert [str(w.message) for w in caught] == [
+        "Neither --kubeconfig nor --master was specified.  Using the inClusterConfig.  This might not work."]
+
+
+def test_load_kubeconfig_of_none_is_kubectls_default_rules_which_do_read_kubeconfig(two_files, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(two_files[1]))
+    assert load_kubeconfig().client_config().host == "https://b:6443"
 
 
 def test_in_cluster_config_reads_the_service_account_files(tmp_path):
