@@ -5,6 +5,7 @@
     k8slab logs COMPONENT [--tail N]
     k8slab user NAME [--group G ...]
     k8slab build [--profile P]          build (or find) the binaries, start nothing
+    k8slab setup                        the binaries built, JupyterLab quiet (Binder's postBuild)
     k8slab course [--headless]          the lab plus JupyterLab serving the course
     k8slab test [PYTEST ARGS]           every test and notebook, as CI runs them (options go to pytest)
 
@@ -85,6 +86,7 @@ def _parser() -> _Parser:
     user = add("user", "write a kubeconfig for another user (client certificate), print its path")
     user.add_argument("name")
     user.add_argument("--group", action="append", default=[], help="a group (certificate O); repeat for more")
+    add("setup", "everything the course needs before it opens: the binaries built, JupyterLab's news prompt off")
     build = add("build", "build or find the lab's binaries; start nothing")
     build.add_argument("--profile", default="cluster")
     build.add_argument("--bin-dir", default=None)
@@ -144,6 +146,15 @@ def _run(args: argparse.Namespace) -> int:
         lab = Lab(args.lab, profile=args.profile, nodes=args.nodes, apiserver_port=args.port,
                   bin_dir=args.bin_dir, start_timeout=float(args.timeout))
         lab.up()
+        return 0
+    if cmd == "setup":  # Binder's postBuild, a dev container's postCreateCommand
+        from .course import quiet_jupyterlab
+        from .lab.build import resolve_binaries
+        from .lab.components import binaries_for
+
+        resolve_binaries(binaries_for("cluster", kubectl=True))
+        quiet_jupyterlab()
+        print("k8slab: set up: the lab's binaries are built and JupyterLab will not ask about news")
         return 0
     if cmd == "build":
         from .lab.build import resolve_binaries
