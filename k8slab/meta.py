@@ -77,7 +77,8 @@ class GroupVersionResource(NamedTuple):
         return _group_version(self.group, self.version)
 
     def __str__(self) -> str:
-        return f"{self.resource}.{self.version}.{self.group}" if self.group else f"{self.resource}.{self.version}"
+        """kubectl's spelling, "deployments.v1.apps"; the parts left empty are left out."""
+        return ".".join(part for part in (self.resource, self.version, self.group) if part)
 
 
 class GroupVersionKind(NamedTuple):
@@ -127,7 +128,10 @@ class RESTMapper:
 
     def add(self, gvk: GroupVersionKind, scope: str, plural: str = "", singular: str = "") -> None:
         """`AddSpecific` with the names given, `Add` (guessed names) without them."""
-        resource = GroupVersionResource(gvk.group, gvk.version, plural) if plural else unsafe_guess_kind_to_resource(gvk)
+        if plural:
+            resource = GroupVersionResource(gvk.group, gvk.version, plural)
+        else:
+            resource = unsafe_guess_kind_to_resource(gvk)
         self._mappings.append((RESTMapping(resource, gvk, scope), singular or gvk.kind.lower()))
 
     def _search(self, match: Callable[[RESTMapping, str], bool]) -> list[RESTMapping]:
@@ -136,8 +140,9 @@ class RESTMapper:
     def resources_for(self, partial: GroupVersionResource) -> list[GroupVersionResource]:
         """Every resource `partial` may mean, best first ("" group or version: any)."""
         name = partial.resource.lower()
+        group, version = partial.group, partial.version
         found = self._search(lambda m, singular: name in (m.resource.resource, singular)
-                             and partial.group in ("", m.resource.group) and partial.version in ("", m.resource.version))
+                             and group in ("", m.resource.group) and version in ("", m.resource.version))
         return [m.resource for m in found]
 
     def resource_for(self, partial: GroupVersionResource) -> GroupVersionResource:

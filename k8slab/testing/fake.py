@@ -145,7 +145,3 @@ class FakeResourceClient:
 
     def delete(self, name: str, **options: Any) -> dict[str, Any]:
         return self._invoke("delete", lambda: self._tracker.delete(self.gvr, self._namespace, name), name=name)
-
-    def __repr__(self) -> str:
-        where = f" in {self._namespace}" if self._namespace else ""
-        return f"<FakeResourceClient {self.gvr}{where}>"

@@ -22,8 +22,8 @@ subresource changes only the status; a watch from an RV replays the changes
 after it; a list or watch at an RV older than the last compaction (`compact`,
 `expire_before`) answers 410 (a real server would still serve an old list from
 its watch cache: here the reflector's fallback to RV "" shows); lists page with
-`limit`/`continue_` over a snapshot. Faults: `drop_next_event`, `reset_watches`,
-`send_error` (an ERROR event, then the end), `send_bookmark`, and the streaming
+`limit`/`continue_` over a snapshot. Faults: `drop_next_event`, `reset_watches`
+(with a Status: an ERROR event, then the end), `send_bookmark`, and the streaming
 initial list (`send_initial_events`: ADDED per object, then the bookmark
 annotated `k8s.io/initial-events-end`).
 Left out: label and field selectors, watch timeouts, "too large resource
@@ -42,7 +42,7 @@ from collections import deque
 from typing import Any, Iterator
 
 from k8slab import errors
-from k8slab.meta import GroupVersionKind, GroupVersionResource, unsafe_guess_kind_to_resource
+from k8slab.meta import GroupVersionKind, GroupVersionResource as GVR, unsafe_guess_kind_to_resource
 
 __all__ = ["INITIAL_EVENTS_END_ANNOTATION", "FakeWatch", "ObjectTracker"]
 
@@ -67,9 +67,8 @@ def _rv(value: str) -> int:
 class FakeWatch:
     """One open watch. Iterate it for event dicts; `stop()` ends it (from any thread)."""
 
-    def __init__(self, tracker: ObjectTracker, gvr: GroupVersionResource, namespace: str,
-                 options: dict[str, Any]) -> None:
-        self.gvr, self.namespace, self.options = gvr, namespace, dict(options)
+    def __init__(self, tracker: ObjectTracker, gvr: GVR, namespace: str, options: dict[str, Any]) -> None:
+        self.gvr, self.namespace = gvr, namespace
         self.wants_bookmarks = bool(options.get("allow_watch_bookmarks"))
         self._tracker = tracker
         self._cond = threading.Condition()
@@ -79,8 +78,7 @@ class FakeWatch:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         while True:
             with self._cond:
-                while not self._events and not self._ended:
-                    self._cond.wait()
+                self._cond.wait_for(lambda: self._events or self._ended)
                 if not self._events:
                     return
                 event = self._events.popleft()
@@ -88,10 +86,7 @@ class FakeWatch:
 
     def stop(self) -> None:
         """The client hangs up: anything not yet read is discarded."""
-        with self._cond:
-            self._ended = True
-            self._events.clear()
-            self._cond.notify_all()
+        self._close(discard=True)
         self._tracker._forget(self)
 
     def drain(self) -> list[dict[str, Any]]:
@@ -105,7 +100,7 @@ class FakeWatch:
         with self._cond:
             return self._ended and not self._events
 
-    def sees(self, gvr: GroupVersionResource, obj: dict[str, Any]) -> bool:
+    def sees(self, gvr: GVR, obj: dict[str, Any]) -> bool:
         return gvr == self.gvr and self.namespace in ("", obj["metadata"].get("namespace", ""))
 
     def _send(self, event_type: str, obj: dict[str, Any]) -> None:
@@ -114,10 +109,12 @@ class FakeWatch:
                 self._events.append({"type": event_type, "object": copy.deepcopy(obj)})
                 self._cond.notify_all()
 
-    def _close(self) -> None:
-        """The server ends the stream: events already sent can still be read."""
+    def _close(self, discard: bool = False) -> None:
+        """The stream ends: the events already sent can still be read, unless the client discards them."""
         with self._cond:
             self._ended = True
+            if discard:
+                self._events.clear()
             self._cond.notify_all()
 
 
@@ -126,16 +123,16 @@ class ObjectTracker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._objects: dict[GroupVersionResource, dict[str, dict[str, Any]]] = {}  # never mutated once stored
-        self._kinds: dict[GroupVersionResource, str] = {}
-        self._history: list[tuple[int, GroupVersionResource, str, dict[str, Any]]] = []  # (rv, gvr, type, obj)
+        self._objects: dict[GVR, dict[str, dict[str, Any]]] = {}  # never mutated once stored
+        self._kinds: dict[GVR, str] = {}
+        self._history: list[tuple[int, GVR, str, dict[str, Any]]] = []  # (rv, gvr, type, obj)
         self._rv = 0
         self._compacted_rv = 0  # a list or watch at an RV below this answers 410
-        self._snapshots: dict[tuple[GroupVersionResource, str, int], list[dict[str, Any]]] = {}  # for paging
+        self._snapshots: dict[tuple[GVR, str, int], list[dict[str, Any]]] = {}  # for paging
         self._watches: set[FakeWatch] = set()
-        self._drop: dict[GroupVersionResource, int] = {}
+        self._drop: dict[GVR, int] = {}
 
-    def register(self, gvr: GroupVersionResource, kind: str) -> None:
+    def register(self, gvr: GVR, kind: str) -> None:
         """Name the kind a resource's objects, lists and bookmarks carry (a scheme's job)."""
         with self._lock:
             self._kinds[gvr] = kind
@@ -149,26 +146,24 @@ class ObjectTracker:
             self._kinds.setdefault(gvr, obj.get("kind", ""))
             return self._create_locked(gvr, obj, obj["metadata"].get("namespace", ""), preload=True)
 
-    def create(self, gvr: GroupVersionResource, obj: dict[str, Any], namespace: str = "") -> dict[str, Any]:
+    def create(self, gvr: GVR, obj: dict[str, Any], namespace: str = "") -> dict[str, Any]:
         with self._lock:
             return self._create_locked(gvr, obj, namespace)
 
-    def update(self, gvr: GroupVersionResource, obj: dict[str, Any], namespace: str = "",
-               subresource: str = "") -> dict[str, Any]:
+    def update(self, gvr: GVR, obj: dict[str, Any], namespace: str = "", subresource: str = "") -> dict[str, Any]:
         """Replace the object (or, with subresource "status", its status); Conflict if its RV is stale."""
         with self._lock:
             return self._update_locked(gvr, obj, namespace, subresource)
 
-    def patch(self, gvr: GroupVersionResource, namespace: str, name: str, patch: Any) -> dict[str, Any]:
+    def patch(self, gvr: GVR, namespace: str, name: str, patch: Any) -> dict[str, Any]:
         """Apply a JSON merge patch (RFC 7386) to the stored object."""
         if not isinstance(patch, dict):
-            raise errors.UsageError("the fake API server applies merge patches (a dict) only, "
-                                    f"not {type(patch).__name__}: send a merge patch")
+            raise errors.UsageError(f"the fake API server applies merge patches (dicts), not a {type(patch).__name__}")
         with self._lock:
             merged = _merge(copy.deepcopy(self._get_locked(gvr, namespace, name)), patch)
             return self._update_locked(gvr, merged, namespace, "")
 
-    def delete(self, gvr: GroupVersionResource, namespace: str, name: str) -> dict[str, Any]:
+    def delete(self, gvr: GVR, namespace: str, name: str) -> dict[str, Any]:
         """Remove the object; returns its final state (at the deletion's RV, as the DELETED event)."""
         with self._lock:
             final = copy.deepcopy(self._get_locked(gvr, namespace, name))
@@ -188,40 +183,34 @@ class ObjectTracker:
         with self._lock:
             return str(self._rv)
 
-    def get(self, gvr: GroupVersionResource, namespace: str, name: str) -> dict[str, Any]:
+    def get(self, gvr: GVR, namespace: str, name: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._get_locked(gvr, namespace, name))
 
-    def objects(self, gvr: GroupVersionResource, namespace: str = "") -> list[dict[str, Any]]:
-        """Copies of the resource's objects (in `namespace`, or all), sorted by key."""
-        with self._lock:
-            return copy.deepcopy(self._matching_locked(gvr, namespace))
-
-    def list(self, gvr: GroupVersionResource, namespace: str = "", options: dict[str, Any] | None = None) -> dict[str, Any]:
+    def list(self, gvr: GVR, namespace: str = "", options: dict[str, Any] | None = None) -> dict[str, Any]:
         """A List; honours resource_version, limit and continue_ (ListOptions in snake case)."""
         options = options or {}
         rv, token, limit = str(options.get("resource_version") or ""), options.get("continue_"), options.get("limit")
         with self._lock:
             if token:
-                decoded = json.loads(base64.urlsafe_b64decode(token))
-                list_rv, start = decoded["rv"], decoded["start"]
+                list_rv, start = json.loads(base64.urlsafe_b64decode(token))
                 objects = self._snapshots.get((gvr, namespace, list_rv))
                 if objects is None:
                     raise errors.new_resource_expired("the continue token is too old; list again without it")
             else:
                 if rv not in ("", "0") and _rv(rv) < self._compacted_rv:
-                    raise errors.new_resource_expired(f"too old resource version: {rv} ({self._compacted_rv})")
+                    raise self._too_old_locked(rv)
                 list_rv, start, objects = self._rv, 0, self._matching_locked(gvr, namespace)
             end = start + int(limit) if limit else len(objects)
             metadata: dict[str, Any] = {"resourceVersion": str(list_rv)}
             if end < len(objects):
                 self._snapshots[(gvr, namespace, list_rv)] = objects
-                metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"rv": list_rv, "start": end}).encode()).decode()
+                metadata["continue"] = base64.urlsafe_b64encode(json.dumps([list_rv, end]).encode()).decode()
             kind = f"{self._kinds.get(gvr, '')}List"
             return {"apiVersion": gvr.group_version, "kind": kind, "metadata": metadata,
                     "items": copy.deepcopy(objects[start:end])}
 
-    def watch(self, gvr: GroupVersionResource, namespace: str = "", options: dict[str, Any] | None = None) -> FakeWatch:
+    def watch(self, gvr: GVR, namespace: str = "", options: dict[str, Any] | None = None) -> FakeWatch:
         """A watch: the current objects (RV "" or "0") or the changes after an RV, then live changes."""
         options = options or {}
         rv = str(options.get("resource_version") or "")
@@ -233,8 +222,7 @@ class ObjectTracker:
                 if options.get("send_initial_events"):
                     w._send("BOOKMARK", self._bookmark_locked(gvr, initial_events_end=True))
             elif _rv(rv) < self._compacted_rv:
-                message = f"too old resource version: {rv} ({self._compacted_rv})"
-                w._send("ERROR", errors.new_status(410, "Expired", message))
+                w._send("ERROR", self._too_old_locked(rv).status)
                 w._close()
                 return w
             else:
@@ -246,38 +234,33 @@ class ObjectTracker:
 
     # -- faults -----------------------------------------------------------------------------
 
-    def drop_next_event(self, gvr: GroupVersionResource, count: int = 1) -> None:
+    def drop_next_event(self, gvr: GVR, count: int = 1) -> None:
         """The next `count` changes of `gvr` happen, but open watches never hear of them."""
         with self._lock:
             self._drop[gvr] = self._drop.get(gvr, 0) + count
 
-    def open_watches(self, gvr: GroupVersionResource | None = None) -> int:
+    def open_watches(self, gvr: GVR | None = None) -> int:
         with self._lock:
             return sum(1 for w in self._watches if gvr in (None, w.gvr))
 
-    def reset_watches(self, gvr: GroupVersionResource | None = None) -> None:
-        """A connection reset: the watches (of `gvr`, or all) end after the events already sent."""
-        for w in self._take_watches(gvr):
+    def reset_watches(self, gvr: GVR | None = None, status: dict[str, Any] | None = None) -> None:
+        """The watches (of `gvr`, or all) end after the events already sent: a connection reset,
+        or, given a `Status` (errors.new_status), an ERROR event carrying it first."""
+        with self._lock:
+            taken = [w for w in self._watches if gvr in (None, w.gvr)]
+            self._watches.difference_update(taken)
+        for w in taken:
+            if status is not None:
+                w._send("ERROR", status)
             w._close()
 
-    def send_error(self, code: int, reason: str, message: str, gvr: GroupVersionResource | None = None) -> None:
-        """The watches (of `gvr`, or all) get an ERROR event carrying this Status, then end."""
-        status = errors.new_status(code, reason, message)
-        for w in self._take_watches(gvr):
-            w._send("ERROR", status)
-            w._close()
-
-    def send_bookmark(self, gvr: GroupVersionResource | None = None) -> str:
+    def send_bookmark(self, gvr: GVR | None = None) -> str:
         """A BOOKMARK at the current RV to every watch (of `gvr`) that allowed them; returns the RV."""
         with self._lock:
             for w in self._watches:
                 if w.wants_bookmarks and gvr in (None, w.gvr):
                     w._send("BOOKMARK", self._bookmark_locked(w.gvr, initial_events_end=False))
             return str(self._rv)
-
-    def compact(self) -> None:
-        """Forget the history: lists and watches at any RV older than now answer 410."""
-        self.expire_before(self.resource_version)
 
     def expire_before(self, rv: int | str) -> None:
         """Forget the history before `rv`: lists and watches at an older RV answer 410."""
@@ -288,29 +271,27 @@ class ObjectTracker:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _get_locked(self, gvr: GroupVersionResource, namespace: str, name: str) -> dict[str, Any]:
+    def _get_locked(self, gvr: GVR, namespace: str, name: str) -> dict[str, Any]:
         try:
             return self._objects[gvr][_key(namespace, name)]
         except KeyError:
             raise errors.new_not_found(gvr.resource, name, gvr.group) from None
 
-    def _matching_locked(self, gvr: GroupVersionResource, namespace: str) -> list[dict[str, Any]]:
+    def _matching_locked(self, gvr: GVR, namespace: str) -> list[dict[str, Any]]:
         objects = self._objects.get(gvr, {})
         return [o for k, o in sorted(objects.items()) if namespace in ("", o["metadata"].get("namespace", ""))]
 
-    def _incoming(self, gvr: GroupVersionResource, obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    def _incoming(self, gvr: GVR, obj: dict[str, Any], namespace: str) -> dict[str, Any]:
         """A copy of `obj` as it will be stored: typed, and in the request's namespace."""
         stored = copy.deepcopy(obj)
         stored.setdefault("apiVersion", gvr.group_version)
         stored.setdefault("kind", self._kinds.get(gvr, ""))
         metadata = stored.setdefault("metadata", {})
         if namespace and metadata.setdefault("namespace", namespace) != namespace:
-            raise _bad_request(f"the namespace of the object ({metadata['namespace']}) does not match "
-                               f"the namespace on the request ({namespace})")
+            raise _bad_request(f"the object's namespace {metadata['namespace']!r} is not the request's {namespace!r}")
         return stored
 
-    def _create_locked(self, gvr: GroupVersionResource, obj: dict[str, Any], namespace: str,
-                       preload: bool = False) -> dict[str, Any]:
+    def _create_locked(self, gvr: GVR, obj: dict[str, Any], namespace: str, preload: bool = False) -> dict[str, Any]:
         """A create picks the uid and the RV; a preload keeps those the object has."""
         stored = self._incoming(gvr, obj, namespace)
         metadata = stored["metadata"]
@@ -320,8 +301,7 @@ class ObjectTracker:
         metadata["uid"] = uid if preload and uid else f"00000000-0000-4000-8000-{self._rv + 1:012d}"
         return self._commit_locked(gvr, "ADDED", stored, _rv(given) if preload and given else 0)
 
-    def _update_locked(self, gvr: GroupVersionResource, obj: dict[str, Any], namespace: str,
-                       subresource: str) -> dict[str, Any]:
+    def _update_locked(self, gvr: GVR, obj: dict[str, Any], namespace: str, subresource: str) -> dict[str, Any]:
         stored = self._incoming(gvr, obj, namespace)
         metadata = stored["metadata"]
         current = self._get_locked(gvr, metadata.get("namespace", ""), metadata["name"])
@@ -333,8 +313,7 @@ class ObjectTracker:
         stored["metadata"]["uid"] = current["metadata"]["uid"]
         return self._commit_locked(gvr, "MODIFIED", stored)
 
-    def _commit_locked(self, gvr: GroupVersionResource, event_type: str, stored: dict[str, Any],
-                       rv: int = 0) -> dict[str, Any]:
+    def _commit_locked(self, gvr: GVR, event_type: str, stored: dict[str, Any], rv: int = 0) -> dict[str, Any]:
         """Store (or, for DELETED, remove) `stored` at the next RV, remember it, tell the watches."""
         self._rv = max(self._rv + (0 if rv else 1), rv)
         metadata = stored["metadata"]
@@ -354,17 +333,14 @@ class ObjectTracker:
                     w._send(event_type, stored)
         return copy.deepcopy(stored)
 
-    def _bookmark_locked(self, gvr: GroupVersionResource, initial_events_end: bool) -> dict[str, Any]:
+    def _too_old_locked(self, rv: str) -> errors.Gone:
+        return errors.new_resource_expired(f"too old resource version: {rv} ({self._compacted_rv})")
+
+    def _bookmark_locked(self, gvr: GVR, initial_events_end: bool) -> dict[str, Any]:
         metadata: dict[str, Any] = {"resourceVersion": str(self._rv)}
         if initial_events_end:
             metadata["annotations"] = {INITIAL_EVENTS_END_ANNOTATION: "true"}
         return {"apiVersion": gvr.group_version, "kind": self._kinds.get(gvr, ""), "metadata": metadata}
-
-    def _take_watches(self, gvr: GroupVersionResource | None) -> list[FakeWatch]:
-        with self._lock:
-            taken = [w for w in self._watches if gvr in (None, w.gvr)]
-            self._watches.difference_update(taken)
-            return taken
 
     def _forget(self, w: FakeWatch) -> None:
         with self._lock:

@@ -30,12 +30,8 @@ from k8slab.testing import FakeDynamicClient, FakeWatch, ObjectTracker, fail_onc
 __all__ = ["FakeSource", "FakeWatch", "config_map"]
 
 
-def config_map(
-    name: str,
-    namespace: str = "default",
-    data: dict[str, str] | None = None,
-    labels: dict[str, str] | None = None,
-) -> dict[str, Any]:
+def config_map(name: str, namespace: str = "default", data: dict[str, str] | None = None,
+               labels: dict[str, str] | None = None) -> dict[str, Any]:
     """A small ConfigMap dict, handy for notebooks and tests."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if labels:
@@ -88,7 +84,7 @@ class FakeSource:
 
     def objects(self) -> list[dict[str, Any]]:
         """Copies of the current objects, sorted by key."""
-        return self.tracker.objects(self.gvr)
+        return self.tracker.list(self.gvr)["items"]
 
     # -- faults ----------------------------------------------------------------
 
@@ -106,7 +102,7 @@ class FakeSource:
 
     def send_error(self, code: int, reason: str, message: str = "") -> None:
         """Every open watch gets an ERROR event carrying this Status (e.g. 429), then ends."""
-        self.tracker.send_error(code, reason, message or reason, self.gvr)
+        self.tracker.reset_watches(self.gvr, errors.new_status(code, reason, message or reason))
 
     def send_bookmark(self) -> str:
         """A BOOKMARK at the current RV to every watch that allowed them; returns the RV."""
@@ -119,7 +115,7 @@ class FakeSource:
 
     def compact(self) -> None:
         """Forget the history: lists and watches at any RV older than now answer 410."""
-        self.tracker.compact()
+        self.tracker.expire_before(self.resource_version)
 
     def expire_before(self, rv: int | str) -> None:
         """Forget the history before `rv`: lists and watches at an older RV answer 410."""
@@ -127,11 +123,13 @@ class FakeSource:
 
     def fail_next_list(self, error: Exception | None = None) -> None:
         """The next list raises `error` (default: the server is unreachable)."""
-        self.client.add_reactor("list", self.resource, fail_once(error or errors.ServerUnreachable("connection refused")))
+        refused = errors.ServerUnreachable("connection refused")
+        self.client.add_reactor("list", self.resource, fail_once(error or refused))
 
     def fail_next_watch(self, error: Exception | None = None) -> None:
         """The next watch call raises `error` (default: the server is unreachable)."""
-        self.client.add_reactor("watch", self.resource, fail_once(error or errors.ServerUnreachable("connection refused")))
+        refused = errors.ServerUnreachable("connection refused")
+        self.client.add_reactor("watch", self.resource, fail_once(error or refused))
 
     # -- the ListerWatcher protocol --------------------------------------------
 
