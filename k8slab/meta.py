@@ -61,10 +61,6 @@ def parse_group_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
-def _group_version(group: str, version: str) -> str:
-    return f"{group}/{version}" if group else version
-
-
 class GroupVersionResource(NamedTuple):
     """What a URL names: /apis/<group>/<version>/<resource> (or /api/v1/<resource>)."""
 
@@ -74,7 +70,8 @@ class GroupVersionResource(NamedTuple):
 
     @property
     def group_version(self) -> str:
-        return _group_version(self.group, self.version)
+        """The `apiVersion` of its objects: "apps/v1", or "v1" for the core group."""
+        return f"{self.group}/{self.version}" if self.group else self.version
 
     def __str__(self) -> str:
         """kubectl's spelling, "deployments.v1.apps"; the parts left empty are left out."""
@@ -87,10 +84,6 @@ class GroupVersionKind(NamedTuple):
     group: str
     version: str
     kind: str
-
-    @property
-    def group_version(self) -> str:
-        return _group_version(self.group, self.version)
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> "GroupVersionKind":

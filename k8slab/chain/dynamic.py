@@ -56,7 +56,7 @@ class DynamicClient:
         self.api_client.close()
 
     def __repr__(self) -> str:
-        return f"<DynamicClient for {self.api_client.configuration.host}>"
+        return f"<{type(self).__name__} for {self.api_client.configuration.host}>"
 
 
 def new_for_config(config: RestConfig) -> DynamicClient:

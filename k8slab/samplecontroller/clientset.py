@@ -13,8 +13,9 @@ accessors keep the typed shape, so the controller reads as the Go does:
 
 and each is exactly one resource of the dynamic client: `cs.apps_v1().deployments(ns)`
 is `dynamic.resource(GroupVersionResource("apps", "v1", "deployments")).namespace(ns)`.
-`TypedClientset` builds that shape over any dynamic client; `DictClientset`
-over the real one, samplecontroller/fake.py's `FakeClientset` over the fake.
+`TypedClientset` builds that shape over any dynamic client: `DictClientset`
+is the real dynamic client with it on top, samplecontroller/fake.py's
+`FakeClientset` the fake one (as client-go's fake clientset embeds its `Fake`).
 
 Kept: the groups and resources the course's controller, its leader election,
 RBAC and notebooks use (`GROUPS`).
@@ -75,18 +76,12 @@ class _GroupVersion:
         return client.namespace if namespaced else lambda: client
 
 
-class DictClientset(TypedClientset):
-    """The typed shape over the chain's dynamic client: one ApiClient (one rate limiter) for every group."""
+class DictClientset(DynamicClient, TypedClientset):
+    """The chain's dynamic client with the typed shape on top: one ApiClient (one rate limiter) for every group."""
 
     def __init__(self, api_client: Any) -> None:
-        super().__init__(DynamicClient(api_client))
-        self.api_client = api_client
-
-    def close(self) -> None:
-        self.api_client.close()
-
-    def __repr__(self) -> str:
-        return f"<DictClientset for {self.api_client.configuration.host}>"
+        DynamicClient.__init__(self, api_client)
+        TypedClientset.__init__(self, self)
 
 
 def new_for_config(config: RestConfig) -> DictClientset:

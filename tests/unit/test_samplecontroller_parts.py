@@ -241,3 +241,25 @@ def test_app_refuses_a_bad_leader_election_config(tmp_path, bad):
                                   callbacks=LeaderCallbacks(lambda s: None, lambda: None), **bad)
     with pytest.raises(errors.UsageError):
         new_leader_elector(config)
+
+
+# -- the clientset ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, path",
+    [
+        pytest.param(lambda cs: cs.apps_v1().deployments("demo").get("web"),
+                     "/apis/apps/v1/namespaces/demo/deployments/web", id="namespaced"),
+        pytest.param(lambda cs: cs.core_v1().nodes().get("n1"), "/api/v1/nodes/n1", id="cluster-scoped, core group"),
+        pytest.param(lambda cs: cs.samplecontroller_v1alpha1().foos("demo").update_status(new_foo("a", "demo")),
+                     "/apis/samplecontroller.k8s.io/v1alpha1/namespaces/demo/foos/a/status", id="status subresource"),
+    ],
+)
+def test_the_typed_accessors_are_resources_of_the_dynamic_client(call, path):
+    from k8slab.chain.testing import mock_api_client
+
+    cs = samplecontroller.DictClientset(mock_api_client(lambda req: (200, {"path": req.path})))
+    assert call(cs) == {"path": path}
+    with pytest.raises(AttributeError, match="no resource 'pods'"):
+        cs.apps_v1().pods("demo")
