@@ -19,8 +19,8 @@ from RV "" or "0" starts with an ADDED event per object, as the API server does.
 Stricter than client-go's tracker, as a real server is: an update whose
 resourceVersion is stale is refused (Conflict); an update of the status
 subresource changes only the status; a watch from an RV replays the changes
-after it; a list or watch at an RV older than the last compaction (`compact`,
-`expire_before`) answers 410 (a real server would still serve an old list from
+after it; a list or watch at an RV older than the last compaction
+(`expire_before`) answers 410 (a real server would still serve an old list from
 its watch cache: here the reflector's fallback to RV "" shows); lists page with
 `limit`/`continue_` over a snapshot. Faults: `drop_next_event`, `reset_watches`
 (with a Status: an ERROR event, then the end), `send_bookmark`, and the streaming
