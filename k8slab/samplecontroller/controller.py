@@ -26,15 +26,13 @@ branch of syncHandler and what it does with errors, the resync filter in the
 Deployment update handler, tombstone unwrapping, Events through an
 EventRecorder (`k8slab.record`), `wait.Until`'s restart of a crashed worker.
 Differences: objects are dicts and the clientsets are `DictClientset`s
-(the typed shape over the dynamic client); the two errors `run` and
-`sync_handler` return as `fmt.Errorf` in Go are the classes
-`CacheSyncFailed` and `ResourceNotOwned`;
-queue keys are "namespace/name" strings (today's sample-controller queues a
-`cache.ObjectName` struct; older releases used these strings); `run` takes a
-threading.Event for the context and, once it is set, shuts the queue down
-and waits for the workers to finish the item each holds; a few counters and
-`recent_errors` replace klog and utilruntime.HandleError, so notebooks can
-show what happened.
+(the dynamic client in the typed shape); Go's two `fmt.Errorf`s are classes
+(`CacheSyncFailed`, `ResourceNotOwned`); queue keys are "namespace/name"
+strings (today's sample-controller queues a `cache.ObjectName` struct; older
+releases used these strings); `run` takes a threading.Event for the context
+and, once it is set, shuts the queue down and waits for the workers to finish
+the item each holds; a few counters and `recent_errors` replace klog and
+utilruntime.HandleError, so notebooks can show what happened.
 """
 
 from __future__ import annotations
@@ -66,19 +64,9 @@ from k8slab.workqueue import (
     new_rate_limiting_queue,
 )
 
-__all__ = [
-    "CONTROLLER_AGENT_NAME",
-    "CacheSyncFailed",
-    "Controller",
-    "ERR_RESOURCE_EXISTS",
-    "FIELD_MANAGER",
-    "MESSAGE_RESOURCE_EXISTS",
-    "MESSAGE_RESOURCE_SYNCED",
-    "ResourceNotOwned",
-    "SUCCESS_SYNCED",
-    "new_controller",
-    "new_deployment",
-]
+__all__ = ["CONTROLLER_AGENT_NAME", "CacheSyncFailed", "Controller", "ERR_RESOURCE_EXISTS", "FIELD_MANAGER",
+           "MESSAGE_RESOURCE_EXISTS", "MESSAGE_RESOURCE_SYNCED", "ResourceNotOwned", "SUCCESS_SYNCED",
+           "new_controller", "new_deployment"]
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +82,11 @@ MESSAGE_RESOURCE_SYNCED = "Foo synced successfully"
 FIELD_MANAGER = CONTROLLER_AGENT_NAME
 
 
-# The errors of this controller. They belong in k8slab.errors' tree (issue 10,
-# item 5) and are defined here until that module has them.
-class CacheSyncFailed(errors.K8sLabError):
+class CacheSyncFailed(errors.K8sLabError):  # to move into k8slab.errors' tree
     """`run` was stopped before the informers' caches synced: no worker started."""
 
 
-class ResourceNotOwned(errors.K8sLabError):
+class ResourceNotOwned(errors.K8sLabError):  # to move into k8slab.errors' tree
     """The Deployment a Foo names exists and is controlled by something else (ErrResourceExists)."""
 
 
