@@ -34,7 +34,7 @@ from k8slab.cache.listwatch import lister_watcher_for
 from k8slab.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaseLock, new_leader_elector
 from k8slab.record import new_recorder
 from k8slab.samplecontroller.clientset import new_for_kubeconfig
-from k8slab.samplecontroller.controller import CONTROLLER_AGENT_NAME, CacheSyncFailed, Controller, new_controller
+from k8slab.samplecontroller.controller import CONTROLLER_AGENT_NAME, CacheNotSynced, Controller, new_controller
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE
 
 __all__ = ["App", "LeaderElectionOptions", "default_identity"]
@@ -140,7 +140,7 @@ class App:
         factory.start(stop)
         try:
             controller.run(self.workers, stop)
-        except CacheSyncFailed:
+        except CacheNotSynced:
             if not stop.is_set():
                 raise
             log.info("stopped before the caches synced")  # asked to stop: not a failure

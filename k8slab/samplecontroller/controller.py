@@ -27,7 +27,7 @@ Deployment update handler, tombstone unwrapping, Events through an
 EventRecorder (`k8slab.record`), `wait.Until`'s restart of a crashed worker.
 Differences: objects are dicts and the clientsets are `DictClientset`s
 (the dynamic client in the typed shape); Go's two `fmt.Errorf`s are classes
-(`CacheSyncFailed`, `ResourceNotOwned`); queue keys are "namespace/name"
+(`CacheNotSynced`, `ResourceNotOwned`); queue keys are "namespace/name"
 strings (today's sample-controller queues a `cache.ObjectName` struct; older
 releases used these strings); `run` takes a threading.Event for the context
 and, once it is set, shuts the queue down and waits for the workers to finish
@@ -64,7 +64,7 @@ from k8slab.workqueue import (
     new_rate_limiting_queue,
 )
 
-__all__ = ["CONTROLLER_AGENT_NAME", "CacheSyncFailed", "Controller", "ERR_RESOURCE_EXISTS", "FIELD_MANAGER",
+__all__ = ["CONTROLLER_AGENT_NAME", "CacheNotSynced", "Controller", "ERR_RESOURCE_EXISTS", "FIELD_MANAGER",
            "MESSAGE_RESOURCE_EXISTS", "MESSAGE_RESOURCE_SYNCED", "ResourceNotOwned", "SUCCESS_SYNCED",
            "new_controller", "new_deployment"]
 
@@ -82,7 +82,7 @@ MESSAGE_RESOURCE_SYNCED = "Foo synced successfully"
 FIELD_MANAGER = CONTROLLER_AGENT_NAME
 
 
-class CacheSyncFailed(errors.K8sLabError):  # to move into k8slab.errors' tree
+class CacheNotSynced(errors.K8sLabError):  # to move into k8slab.errors' tree
     """`run` was stopped before the informers' caches synced: no worker started."""
 
 
@@ -128,7 +128,7 @@ class Controller:
     def run(self, workers: int, stop: threading.Event) -> None:
         """Wait for the caches, run `workers` workers until `stop`, then shut down.
 
-        Raises CacheSyncFailed if `stop` comes before the caches sync. When
+        Raises CacheNotSynced if `stop` comes before the caches sync. When
         it returns, the queue is shut down and every worker has finished.
         """
         threads: list[threading.Thread] = []
@@ -136,7 +136,7 @@ class Controller:
             log.info("Starting Foo controller")
             log.info("Waiting for informer caches to sync")
             if not wait_for_cache_sync(stop, self.deployments_synced, self.foos_synced):
-                raise CacheSyncFailed("failed to wait for caches to sync")
+                raise CacheNotSynced("failed to wait for caches to sync")
             log.info("Starting workers (count %d)", workers)
             for i in range(workers):
                 thread = threading.Thread(
