@@ -39,6 +39,7 @@ import datetime as dt
 from typing import Any, Protocol
 
 from k8slab import errors
+from k8slab.record import EventRecorder
 
 __all__ = [
     "EventRecorder",
@@ -67,12 +68,6 @@ class LeaderElectionRecord:
     leader_transitions: int = 0
     strategy: str = ""
     preferred_holder: str = ""
-
-
-class EventRecorder(Protocol):
-    """Where the lock reports "became leader" / "stopped leading" (optional)."""
-
-    def event(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None: ...
 
 
 class ResourceLock(Protocol):
