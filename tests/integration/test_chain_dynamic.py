@@ -20,8 +20,8 @@ FOOS = GroupVersionResource("samplecontroller.k8s.io", "v1alpha1", "foos")
 
 
 @pytest.fixture(scope="module")
-def crd(api_client):
-    install_crd(DictClientset(api_client))
+def crd(shared_lab, k8slab_lab_pool):
+    install_crd(DictClientset(k8slab_lab_pool.api_client(shared_lab)))
 
 
 def test_the_rest_mapper_maps_what_discovery_serves(api_client, crd):
