@@ -7,8 +7,7 @@ One module per client-go file (v0.32):
     store.py              store.go               Store / Indexer, key functions, deep_copy
     delta_fifo.py         delta_fifo.go          the queue of per-object deltas
     real_fifo.py          the_real_fifo.go       every delta in arrival order (1.33+ InOrderInformers)
-    listwatch_types.py    listwatch.go           the ListerWatcher / Watch protocols (the HTTP seam)
-    listwatch.py          listwatch.go           ListWatch: that seam over the chain's RESTClient
+    listwatch_types.py    listwatch.go           the ListerWatcher protocol (the HTTP seam)
     pager.py              tools/pager            listing page by page
     reflector.py          reflector.go           list, then watch, with client-go's RV rules
     controller.py         controller.go          the pop loop, process_deltas, handler types
@@ -19,8 +18,9 @@ One module per client-go file (v0.32):
     _wait.py              apimachinery wait      backoff and interruptible sleeps
     testing/              testing/               FakeSource, an in-memory list/watch source
 
-The reflector knows no HTTP: it calls a `ListerWatcher` (see listwatch_types.py);
-`ListWatch.for_resource(lab, "pods")` is the one that talks to a server.
+The cache knows no HTTP: the reflector calls a `ListerWatcher` (listwatch_types.py)
+and reads a `k8slab.watch.Watch`; `k8slab.chain.listwatch.ListWatch.for_resource(lab,
+"pods")` is the one that talks to a server, `testing.FakeSource` one in memory.
 Objects are plain dicts shared by everyone reading the cache: deep-copy
 before changing one.
 """
@@ -46,7 +46,6 @@ from k8slab.cache.delta_fifo import (
 from k8slab.cache.factory import SharedInformerFactory
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listers import Lister, NamespaceLister, parse_selector
-from k8slab.cache.listwatch import ListWatch, lister_watcher_for
 from k8slab.cache.listwatch_types import ListerWatcher, Watch
 from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
@@ -78,7 +77,6 @@ __all__ = [
     "FilteringResourceEventHandler",
     "Indexer",
     "Indexers",
-    "ListWatch",
     "Lister",
     "ListerWatcher",
     "NAMESPACE_INDEX",
@@ -95,7 +93,6 @@ __all__ = [
     "Watch",
     "deep_copy",
     "deletion_handling_meta_namespace_key_func",
-    "lister_watcher_for",
     "meta_namespace_index_func",
     "meta_namespace_key_func",
     "new_indexer",

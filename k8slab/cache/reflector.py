@@ -36,10 +36,10 @@ from typing import Callable
 from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache import _wait
-from k8slab.cache.listwatch import status_error
-from k8slab.cache.listwatch_types import ListerWatcher, Watch
+from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.pager import PAGE_SIZE, is_resource_expired, list_pages
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_store
+from k8slab.watch import INITIAL_EVENTS_END, Watch, status_error
 
 __all__ = ["ListerWatcher", "Reflector", "Watch", "INITIAL_EVENTS_END_ANNOTATION"]
 
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MIN_WATCH_TIMEOUT = 300.0  # watch timeout is random in [5, 10) minutes
 BACKOFF = dict(initial=0.8, cap=30.0, reset_after=120.0, factor=2.0, jitter=1.0)
 VERY_SHORT_WATCH = 1.0  # a watch closing sooner, with no event, is an error
-INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+INITIAL_EVENTS_END_ANNOTATION = INITIAL_EVENTS_END  # the name k8slab.cache.testing imports
 
 
 WatchErrorHandler = Callable[["Reflector", Exception], None]
@@ -271,7 +271,7 @@ class Reflector:
                     store.delete(obj)
                 elif kind == "BOOKMARK":
                     annotations = metadata.get("annotations") or {}
-                    if annotations.get(INITIAL_EVENTS_END_ANNOTATION) == "true":
+                    if annotations.get(INITIAL_EVENTS_END) == "true":
                         initial_events_end = True
                 else:
                     log.error("%s: unable to understand watch event type %r", self.name, kind)

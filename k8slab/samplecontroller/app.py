@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from k8slab import errors
 from k8slab.cache import SharedInformerFactory
-from k8slab.cache.listwatch import lister_watcher_for
+from k8slab.chain.listwatch import lister_watcher_for
 from k8slab.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaseLock, new_leader_elector
 from k8slab.samplecontroller.clientset import new_for_kubeconfig
 from k8slab.samplecontroller.controller import CONTROLLER_AGENT_NAME, Controller, new_controller

@@ -25,7 +25,7 @@ import threading
 from typing import Any, Callable
 
 from k8slab.cache import ResourceEventHandlerFuncs, SharedInformerFactory
-from k8slab.cache.listwatch import lister_watcher_for
+from k8slab.chain.listwatch import lister_watcher_for
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE
 from k8slab.samplecontroller.meta import get_controller_of
 

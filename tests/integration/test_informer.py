@@ -20,7 +20,7 @@ import pytest
 from k8slab import errors
 from k8slab.cache import DeletedFinalStateUnknown, SharedIndexInformer, SharedInformerFactory
 from k8slab.cache import reflector as reflector_module
-from k8slab.cache.listwatch import ListWatch, lister_watcher_for
+from k8slab.chain.listwatch import ListWatch, lister_watcher_for
 
 pytestmark = pytest.mark.lab
 

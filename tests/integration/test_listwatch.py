@@ -9,15 +9,10 @@ import time
 import pytest
 
 from k8slab import errors
-from k8slab.cache.listwatch import (
-    ListWatch,
-    RawWatch,
-    lister_watcher_for,
-    parse_resource_key,
-    status_error,
-)
 from k8slab.chain import RESTClient, RestConfig
+from k8slab.chain.listwatch import ListWatch, lister_watcher_for, parse_resource_key
 from k8slab.chain.testing import mock_api_client
+from k8slab.watch import status_error
 
 
 def config_map(name: str, labels: dict[str, str] | None = None) -> dict:
@@ -276,19 +271,3 @@ def test_a_watch_from_a_compacted_resource_version_gets_a_410_error_event(lab, n
     err = status_error(first)
     assert isinstance(err, errors.Gone) and err.reason == "Expired"
 
-
-def test_raw_watch_stop_before_iterating_closes_the_response():
-    class Response:
-        closed = released = False
-
-        def close(self):
-            self.closed = True
-
-        def release_conn(self):
-            self.released = True
-
-    response = Response()
-    w = RawWatch(response)
-    w.stop()
-    assert response.closed and response.released
-    assert list(w) == []
