@@ -64,12 +64,17 @@ class _Cycle:
     """What one list_and_watch call shares with its supervisor thread."""
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = threading.Event()  # the cycle has ended
+        self.watching = threading.Event()  # the watch phase has begun: resyncs may start
         self.lock = threading.Lock()
         self.watch: Watch | None = None
         self.stopping = False
-        self.resync_from: float | None = None  # set when the watch phase starts
+        self.resync_from = 0.0  # the clock's time when the watch phase began
         self.resync_failed = False
+
+    def start_watching(self, now: float) -> None:
+        self.resync_from = now
+        self.watching.set()
 
     def open(self, w: Watch) -> None:
         with self.lock:
@@ -152,7 +157,7 @@ class Reflector:
                     log.warning("%s: watch-list failed, falling back to list: %s", self.name, err)
             if w is None:
                 self._list()
-            cycle.resync_from = self._clock.now()
+            cycle.start_watching(self._clock.now())
             self._watch(w, stop, cycle)
         finally:
             cycle.done.set()
@@ -341,33 +346,29 @@ class Reflector:
         return False
 
     def _supervise(self, stop: threading.Event, cycle: _Cycle) -> None:
-        """Go's `select` on the stop channel plus `startResync`, as one thread per cycle.
+        """Go's `select` on the stop channel and `startResync`'s timer, one thread per cycle.
 
-        Stops the open watch once `stop` is set; during the watch phase calls
-        `store.resync()` every `resync_period` (no API call). It polls ten
-        times a second in real time and only reads the clock, so a test's fake
-        clock sees no waiter but the reflector's backoff.
+        Stops the open watch once `stop` is set; from the start of the watch
+        phase calls `store.resync()` every `resync_period` of the clock's time
+        (no API call). A resync that raises ends the watch, and the cycle.
         """
-        next_resync: float | None = None
-        while not cycle.done.is_set():
-            if stop.is_set():
-                cycle.stop_watch()
-                return
-            if self.resync_period > 0 and cycle.resync_from is not None:
-                now = self._clock.now()
-                if next_resync is None:
-                    next_resync = cycle.resync_from + self.resync_period
-                if now >= next_resync:
-                    if self.should_resync is None or self.should_resync():
-                        try:
-                            self._store.resync()
-                        except Exception:
-                            log.exception("%s: resync failed; ending the watch", self.name)
-                            cycle.resync_failed = True
-                            cycle.stop_watch()
-                            return
-                    next_resync = now + self.resync_period
-            cycle.done.wait(0.1)
+        clock = self._clock
+        clock.wait_until(None, stop, cycle.done, cycle.watching)
+        if self.resync_period > 0 and cycle.watching.is_set():
+            next_resync = cycle.resync_from + self.resync_period
+            while not clock.wait_until(next_resync, stop, cycle.done):
+                if self.should_resync is None or self.should_resync():
+                    try:
+                        self._store.resync()
+                    except Exception:
+                        log.exception("%s: resync failed; ending the watch", self.name)
+                        cycle.resync_failed = True
+                        cycle.stop_watch()
+                        return
+                next_resync = clock.now() + self.resync_period
+        clock.wait_until(None, stop, cycle.done)
+        if stop.is_set():
+            cycle.stop_watch()
 
     # -- resource versions -----------------------------------------------------
 

@@ -95,11 +95,11 @@ class DelayingQueue(Queue[T]):
             while not self._stopping:
                 now = self._clock.now()
                 self._add_ready_locked(now)
-                timeout = _MAX_WAIT
+                deadline = now + _MAX_WAIT
                 if self._waiting:
-                    timeout = min(timeout, self._waiting[0][0] - now)
-                # Woken early by add_after, shut_down, or a FakeClock step.
-                self._clock.wait(self._waiting_cond, timeout)
+                    deadline = min(deadline, self._waiting[0][0])
+                # Woken early by add_after or shut_down; on time by the clock.
+                self._clock.wait(self._waiting_cond, deadline=deadline)
 
     def _stop_waiting_loop(self) -> None:
         with self._waiting_cond:

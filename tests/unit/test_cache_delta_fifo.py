@@ -15,6 +15,7 @@ from k8slab.cache.delta_fifo import (
     Requeue,
 )
 from k8slab.cache.store import new_store
+from tests.unit._polling import eventually, stack_of
 
 ADDED, UPDATED, DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
 REPLACED, SYNC = DeltaType.REPLACED, DeltaType.SYNC
@@ -271,8 +272,9 @@ def test_pop_runs_process_under_the_queue_lock():
 
         t = threading.Thread(target=add_b, daemon=True)
         t.start()
-        # The add cannot complete while process runs: the queue's lock is held.
-        assert not blocked_add_finished.wait(0.2)
+        # The add has begun, and cannot complete while process runs: the queue's lock is held.
+        eventually(lambda: stack_of(t)[:2] == ["add", "add_b"])
+        assert not blocked_add_finished.is_set()
 
     pop_result = f.pop(process, timeout=2)
     assert pop_result == [Delta(ADDED, obj("a", 1))]
