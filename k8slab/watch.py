@@ -34,6 +34,7 @@ again and resumes), the `Reporter` and `Decoder` seams, protobuf/CBOR framing,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -115,7 +116,7 @@ def status_error(event: Event, context: str = "watch") -> errors.APIError:
     return errors.APIError.from_status(int(status.get("code") or 500), status, context)
 
 
-class StreamWatcher:
+class StreamWatcher(contextlib.AbstractContextManager["StreamWatcher"]):
     """The events of one watch response, decoded line by line as they arrive (a `Watch`).
 
     `response` is an open urllib3 `HTTPResponse` (`stream`, `shutdown`,
@@ -219,10 +220,7 @@ class StreamWatcher:
             except Exception:  # pragma: no cover - closing a broken socket
                 pass
 
-    def __enter__(self) -> "StreamWatcher":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: object) -> None:  # `with` returns the watch itself
         self.stop()
 
     def __repr__(self) -> str:

@@ -289,7 +289,9 @@ class Reflector:
         if stop.is_set():
             raise _StopRequested()
         if count == 0 and self._clock.now() - start < VERY_SHORT_WATCH:
-            raise errors.K8sLabError(f"very short watch: {self.name}: under 1 s, no event")
+            raise errors.VeryShortWatch(
+                f"very short watch: {self.name}: the watch closed within a second and no event came"
+            )
         return initial_events_end
 
     def _watch_list(self, stop: threading.Event, cycle: _Cycle) -> Watch | None:

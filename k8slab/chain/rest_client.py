@@ -19,8 +19,8 @@ layout `/api|/apis/<group>/<version>/namespaces/<ns>/<resource>/<name>/<sub>`; t
 query sorted by key; `timeout` as both `?timeout=` and the client's deadline, and
 `RestConfig.timeout` as every request's deadline unless it sets its own (client-go's
 `http.Client.Timeout`); a watch read by `k8slab.watch.StreamWatcher` (the one decoder
-of watch streams, as `Request.Watch` returns apimachinery's), with a typed view over it
-(`Watcher`: `WatchEvent`s, objects decoded `into` a model); patch content types.
+of watch streams, as `Request.Watch` returns apimachinery's), typed by `Watcher`
+(`WatchEvent`s, objects decoded `into` a model); patch content types.
 Left out: retries and Retry-After, protobuf/CBOR, warning headers, metrics; the
 builder raises at once instead of keeping `r.err`; `do()` raises instead of
 returning a `Result` that holds the error; `watch()` adds `watch=true` itself.
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from kubernetes.client import ApiClient
 
@@ -254,8 +254,7 @@ class Request:
         """Open a watch; iterate the returned Watcher for events. `into` decodes objects into a model."""
         if not any(k == "watch" for k, _ in self._params):
             self.param("watch", True)
-        stream = StreamWatcher(self._send(stream=True).response, f"{self.verb} {self.path()}")
-        return Watcher(stream, self.client.api_client, into)
+        return Watcher(self._send(stream=True).response, self.client.api_client, into, f"{self.verb} {self.path()}")
 
     def stream(self) -> Any:
         """Send and return the open body (`read()`, `stream()`, `close()`), e.g. for logs."""
@@ -294,41 +293,28 @@ class WatchEvent(NamedTuple):
     object: Any
 
 
-class Watcher:
+class Watcher(StreamWatcher):
     """A typed view of one watch: `WatchEvent`s, objects decoded `into` a model if asked.
 
-    The stream is read by `k8slab.watch.StreamWatcher`, the one decoder of watch
-    streams (`stream`). Iterate it; `stop()` (or leaving a `with` block, or the
-    end of the iteration) closes the connection. The server ends a watch after
+    A `k8slab.watch.StreamWatcher` (the one decoder of watch streams), so `stop()`
+    from any thread, `stopped` and `with` are its own. The server ends a watch after
     `timeoutSeconds`; a broken connection ends it too, quietly."""
 
-    def __init__(self, stream: StreamWatcher, api_client: Any, into: Any = None) -> None:
-        self.stream, self._api_client = stream, api_client
+    def __init__(self, response: Any, api_client: Any, into: Any = None, what: str = "watch") -> None:
+        super().__init__(response, what)
+        self._api_client = api_client
         self._into = getattr(into, "__name__", into)
 
-    @property
-    def stopped(self) -> bool:
-        return self.stream.stopped
-
-    def __iter__(self) -> Iterator[WatchEvent]:
-        try:
-            for event in self.stream:
-                obj = event["object"]
-                if self._into and event["type"] != ERROR:  # an ERROR event carries a Status
-                    obj = _decode(self._api_client, json.dumps(obj), self._into)
-                yield WatchEvent(event["type"], obj)
-        finally:
-            self.stop()
-
-    def stop(self) -> None:
-        """Close the connection; a reader blocked in another thread wakes up and the iteration ends."""
-        self.stream.stop()
-
-    def __enter__(self) -> "Watcher":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __next__(self) -> WatchEvent:  # type: ignore[override]
+        event = super().__next__()
+        obj = event["object"]
+        if self._into and event["type"] != ERROR:  # an ERROR event carries a Status
+            try:
+                obj = _decode(self._api_client, json.dumps(obj), self._into)
+            except UsageError:
+                self.stop()  # as a decode error stops a StreamWatcher: nothing is left open
+                raise
+        return WatchEvent(event["type"], obj)
 
 
 # -- errors at the edge ----------------------------------------------------------------------

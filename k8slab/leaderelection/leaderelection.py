@@ -358,7 +358,7 @@ class LeaderElector:
         return self.observed_record.holder_identity == self.identity
 
     def check(self, max_tolerable_expired_lease: float) -> None:
-        """Raise if this leader has failed to renew for lease_duration + the tolerance.
+        """Raise errors.LeaseNotRenewed if this leader has failed to renew for lease_duration + the tolerance.
 
         A leader that should have stopped but did not (a deadlock) shows up here;
         client-go's healthz adaptor calls it.
@@ -368,7 +368,7 @@ class LeaderElector:
         with self._lock:
             last = self._observed_time
         if self._clock.now() - last > self.config.lease_duration + max_tolerable_expired_lease:
-            raise errors.K8sLabError(
+            raise errors.LeaseNotRenewed(
                 f"failed election to renew leadership on lease {self.config.name or self.config.lock.describe()}"
             )
 

@@ -109,4 +109,18 @@ def test_status_error_gives_the_error_an_error_event_stands_for():
     gone = {"type": ERROR, "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}}
     err = status_error(gone, "watch of pods")
     assert isinstance(err, errors.Gone) and str(err).startswith("watch of pods: too old")
-    assert type(status_error({"type": ERROR, "object": {}})) is errors.APIError  # no code: a 500
+    assert type(status_error({"type": ERROR, "object": {}})) is errors.InternalError  # no code: a 500
+
+
+# -- the chain's typed view over it -----------------------------------------------------------
+
+
+def test_an_object_that_does_not_decode_into_the_model_raises_and_stops_the_typed_watch():
+    from k8slab.chain import RESTClient
+    from k8slab.chain.testing import mock_api_client
+
+    body = json.dumps({"type": "ADDED", "object": {"metadata": {"name": 5}, "spec": 7}}).encode() + b"\n"
+    watcher = RESTClient(mock_api_client(lambda req: (200, body))).get().resource("pods").watch(into="V1Pod")
+    with pytest.raises(errors.UsageError, match="does not decode into V1Pod"):
+        next(iter(watcher))
+    assert watcher.stopped
