@@ -19,6 +19,8 @@ import uuid
 
 import pytest
 
+from tests._threads import leaked_threads
+
 # One lab per pytest process unless a name is given: concurrent runs never share
 # (and never stop) each other's lab. `k8slab test` names it "pytest".
 LAB_NAME = os.environ.get("K8SLAB_TEST_LAB") or f"pytest-{os.getpid()}"
@@ -77,11 +79,8 @@ def namespace(api_client, request):
 
 @pytest.fixture(autouse=True)
 def _no_leaked_threads():
-    """Fail a test that leaves non-daemon threads running behind it."""
+    """Fail a test that leaves a `k8slab-` thread (daemon or not) or a non-daemon thread running."""
     before = set(threading.enumerate())
     yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
-    for t in leaked:
-        t.join(timeout=5)
-    leaked = [t.name for t in leaked if t.is_alive()]
+    leaked = leaked_threads(before)
     assert not leaked, f"test left threads running: {leaked}"

@@ -155,7 +155,8 @@ class Controller:
             stop.wait()
             c.queue.close()
 
-        threading.Thread(target=close_on_stop, name="close queue on stop", daemon=True).start()
+        name = f"k8slab-fifo-closer[{c.object_description}]"
+        threading.Thread(target=close_on_stop, name=name, daemon=True).start()
         reflector = Reflector(
             c.lister_watcher,
             c.object_description,
@@ -171,7 +172,7 @@ class Controller:
         with self._lock:
             self._reflector = reflector
         thread = threading.Thread(
-            target=reflector.run, args=(stop,), name=reflector.name, daemon=True
+            target=reflector.run, args=(stop,), name=f"k8slab-{reflector.name}", daemon=True
         )
         thread.start()
         self._process_loop()

@@ -87,7 +87,7 @@ class SharedInformerFactory:
             for key, informer in self._informers.items():
                 if key not in self._threads:
                     thread = threading.Thread(
-                        target=informer.run, args=(stop,), name=f"informer {key}", daemon=True
+                        target=informer.run, args=(stop,), name=f"k8slab-informer[{key}]", daemon=True
                     )
                     thread.start()
                     self._threads[key] = thread

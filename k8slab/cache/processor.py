@@ -91,7 +91,7 @@ class ProcessorListener:
                 self._wake.notify()
 
     def start(self) -> None:
-        name = f"handler {self.handler!r:.60}"
+        name = f"k8slab-handler[{self.handler!r:.60}]"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 

@@ -143,7 +143,7 @@ class Reflector:
         """One cycle: list (or stream) everything, then watch until the watch must be rebuilt."""
         cycle = _Cycle()
         supervisor = threading.Thread(
-            target=self._supervise, args=(stop, cycle), name=f"{self.name} resync", daemon=True
+            target=self._supervise, args=(stop, cycle), name=f"k8slab-{self.name}-supervisor", daemon=True
         )
         supervisor.start()
         try:

@@ -171,7 +171,7 @@ class SharedIndexInformer:
             self._started = True
         processor_stop = threading.Event()
         processor = threading.Thread(
-            target=self._processor.run, args=(processor_stop,), name="processor", daemon=True
+            target=self._processor.run, args=(processor_stop,), name=f"k8slab-processor[{self.object_description}]", daemon=True
         )
         processor.start()
         try:

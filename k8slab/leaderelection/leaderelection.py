@@ -172,7 +172,7 @@ class LeaderElector:
             leading = threading.Event()  # client-go's child context of Run
             self._leading_ended.clear()
             worker = threading.Thread(
-                target=self._lead, args=(leading,), name=f"leading {self.identity}", daemon=True
+                target=self._lead, args=(leading,), name=f"k8slab-leading[{self.identity}]", daemon=True
             )
             worker.start()
             try:

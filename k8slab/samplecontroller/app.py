@@ -154,7 +154,7 @@ class App:
         """Run in a background thread; `stop()` ends it."""
         if self._thread is not None:
             raise RuntimeError("this App was already started; make a new one")
-        self._thread = threading.Thread(target=self._run_in_thread, name="sample-controller", daemon=True)
+        self._thread = threading.Thread(target=self._run_in_thread, name="k8slab-sample-controller", daemon=True)
         self._thread.start()
         return self
 

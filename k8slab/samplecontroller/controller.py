@@ -139,7 +139,7 @@ class Controller:
             log.info("Starting workers (count %d)", workers)
             for i in range(workers):
                 thread = threading.Thread(
-                    target=_until, args=(self.run_worker, 1.0, stop), name=f"foo worker {i}", daemon=True
+                    target=_until, args=(self.run_worker, 1.0, stop), name=f"k8slab-foo-worker-{i}", daemon=True
                 )
                 thread.start()
                 threads.append(thread)

@@ -116,7 +116,7 @@ class Dashboard:
     def start(self) -> "Dashboard":
         for factory in self._factories:
             factory.start(self._stop)
-        thread = threading.Thread(target=self._refresh_loop, name="dashboard refresher", daemon=True)
+        thread = threading.Thread(target=self._refresh_loop, name="k8slab-dashboard-refresher", daemon=True)
         thread.start()
         self._threads.append(thread)
         return self
