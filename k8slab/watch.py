@@ -44,18 +44,8 @@ from typing import Any, Iterator, Protocol, TypedDict
 from k8slab import errors
 
 __all__ = [
-    "ADDED",
-    "BOOKMARK",
-    "DELETED",
-    "ERROR",
-    "EVENT_TYPES",
-    "INITIAL_EVENTS_END",
-    "MODIFIED",
-    "Event",
-    "StreamWatcher",
-    "Watch",
-    "decode_event",
-    "status_error",
+    "ADDED", "BOOKMARK", "DELETED", "ERROR", "EVENT_TYPES", "INITIAL_EVENTS_END", "MODIFIED",
+    "Event", "StreamWatcher", "Watch", "decode_event", "status_error",
 ]
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ One module per client-go file (v0.32):
     processor.py          shared_informer.go     a buffered listener and thread per handler
     listers.py            listers.go             namespace-aware reads, label selectors
     factory.py            informers/factory.go   one informer per resource
-    _wait.py              apimachinery wait      backoff and interruptible sleeps
+    _wait.py              apimachinery wait      the reflector's exponential backoff
     testing/              testing/               FakeSource, an in-memory list/watch source
 
 The cache knows no HTTP: the reflector calls a `ListerWatcher` (listwatch_types.py)
@@ -26,22 +26,11 @@ before changing one.
 """
 
 from k8slab.cache.controller import (
-    Config,
-    Controller,
-    FilteringResourceEventHandler,
-    ResourceEventHandler,
-    ResourceEventHandlerFuncs,
-    new_informer,
-    process_deltas,
+    Config, Controller, FilteringResourceEventHandler, ResourceEventHandler,
+    ResourceEventHandlerFuncs, new_informer, process_deltas,
 )
 from k8slab.cache.delta_fifo import (
-    Delta,
-    DeletedFinalStateUnknown,
-    DeltaFIFO,
-    Deltas,
-    DeltaType,
-    FIFOClosed,
-    Requeue,
+    Delta, DeletedFinalStateUnknown, DeltaFIFO, Deltas, DeltaType, FIFOClosed, Requeue,
 )
 from k8slab.cache.factory import SharedInformerFactory
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
@@ -50,56 +39,20 @@ from k8slab.cache.listwatch_types import ListerWatcher, Watch
 from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.shared_informer import (
-    ResourceEventHandlerRegistration,
-    SharedIndexInformer,
-    wait_for_cache_sync,
+    ResourceEventHandlerRegistration, SharedIndexInformer, wait_for_cache_sync,
 )
 from k8slab.cache.store import (
-    Indexer,
-    Store,
-    deep_copy,
-    deletion_handling_meta_namespace_key_func,
-    meta_namespace_key_func,
-    new_indexer,
-    new_store,
-    split_meta_namespace_key,
+    Indexer, Store, deep_copy, deletion_handling_meta_namespace_key_func, meta_namespace_key_func,
+    new_indexer, new_store, split_meta_namespace_key,
 )
 
 __all__ = [
-    "Config",
-    "Controller",
-    "DeletedFinalStateUnknown",
-    "Delta",
-    "DeltaFIFO",
-    "DeltaType",
-    "Deltas",
-    "FIFOClosed",
-    "FilteringResourceEventHandler",
-    "Indexer",
-    "Indexers",
-    "Lister",
-    "ListerWatcher",
-    "NAMESPACE_INDEX",
-    "NamespaceLister",
-    "RealFIFO",
-    "Reflector",
-    "Requeue",
-    "ResourceEventHandler",
-    "ResourceEventHandlerFuncs",
-    "ResourceEventHandlerRegistration",
-    "SharedIndexInformer",
-    "SharedInformerFactory",
-    "Store",
-    "Watch",
-    "deep_copy",
-    "deletion_handling_meta_namespace_key_func",
-    "meta_namespace_index_func",
-    "meta_namespace_key_func",
-    "new_indexer",
-    "new_informer",
-    "new_store",
-    "parse_selector",
-    "process_deltas",
-    "split_meta_namespace_key",
-    "wait_for_cache_sync",
+    "Config", "Controller", "DeletedFinalStateUnknown", "Delta", "DeltaFIFO", "DeltaType", "Deltas",
+    "FIFOClosed", "FilteringResourceEventHandler", "Indexer", "Indexers", "Lister", "ListerWatcher",
+    "NAMESPACE_INDEX", "NamespaceLister", "RealFIFO", "Reflector", "Requeue",
+    "ResourceEventHandler", "ResourceEventHandlerFuncs", "ResourceEventHandlerRegistration",
+    "SharedIndexInformer", "SharedInformerFactory", "Store", "Watch", "deep_copy",
+    "deletion_handling_meta_namespace_key_func", "meta_namespace_index_func",
+    "meta_namespace_key_func", "new_indexer", "new_informer", "new_store", "parse_selector",
+    "process_deltas", "split_meta_namespace_key", "wait_for_cache_sync",
 ]

@@ -31,13 +31,8 @@ from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_indexer
 
 __all__ = [
-    "Config",
-    "Controller",
-    "FilteringResourceEventHandler",
-    "ResourceEventHandler",
-    "ResourceEventHandlerFuncs",
-    "new_informer",
-    "process_deltas",
+    "Config", "Controller", "FilteringResourceEventHandler", "ResourceEventHandler",
+    "ResourceEventHandlerFuncs", "new_informer", "process_deltas",
 ]
 
 log = logging.getLogger(__name__)

@@ -40,14 +40,8 @@ from k8slab import errors
 from k8slab.cache.store import KeyFunc, meta_namespace_key_func
 
 __all__ = [
-    "Delta",
-    "DeletedFinalStateUnknown",
-    "DeltaFIFO",
-    "DeltaType",
-    "Deltas",
-    "FIFOClosed",
-    "KeyListerGetter",
-    "Requeue",
+    "Delta", "DeletedFinalStateUnknown", "DeltaFIFO", "DeltaType", "Deltas", "FIFOClosed",
+    "KeyListerGetter", "Requeue",
 ]
 
 

@@ -27,12 +27,7 @@ from k8slab._clock import Clock
 from k8slab.cache.controller import ResourceEventHandler
 
 __all__ = [
-    "ADD",
-    "DELETE",
-    "UPDATE",
-    "ProcessorListener",
-    "SharedProcessor",
-    "determine_resync_period",
+    "ADD", "DELETE", "UPDATE", "ProcessorListener", "SharedProcessor", "determine_resync_period",
 ]
 
 log = logging.getLogger(__name__)

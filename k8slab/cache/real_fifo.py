@@ -29,13 +29,7 @@ from typing import Any, Callable
 
 from k8slab import errors
 from k8slab.cache.delta_fifo import (
-    Delta,
-    DeletedFinalStateUnknown,
-    Deltas,
-    DeltaType,
-    KeyListerGetter,
-    PopProcessFunc,
-    _FIFO,
+    Delta, DeletedFinalStateUnknown, Deltas, DeltaType, KeyListerGetter, PopProcessFunc, _FIFO,
 )
 from k8slab.cache.store import KeyFunc, meta_namespace_key_func
 

@@ -34,12 +34,12 @@ import threading
 from typing import Callable
 
 from k8slab import errors
-from k8slab._clock import REAL_CLOCK, Clock
+from k8slab._clock import REAL_CLOCK, Clock, sleep_or_stop
 from k8slab.cache import _wait
 from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.pager import PAGE_SIZE, is_resource_expired, list_pages
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_store
-from k8slab.watch import INITIAL_EVENTS_END, Watch, status_error
+from k8slab.watch import ADDED, BOOKMARK, DELETED, ERROR, INITIAL_EVENTS_END, MODIFIED, Watch, status_error
 
 __all__ = ["ListerWatcher", "Reflector", "Watch", "INITIAL_EVENTS_END_ANNOTATION"]
 
@@ -94,20 +94,10 @@ class _Cycle:
 class Reflector:
     """Lists and watches one resource into `store`. `expected_type` names it in logs."""
 
-    def __init__(
-        self,
-        lister_watcher: ListerWatcher,
-        expected_type: str,
-        store: Store,
-        resync_period: float = 0.0,
-        *,
-        name: str = "",
-        clock: Clock = REAL_CLOCK,
-        use_watch_list: bool = False,
-        watch_list_page_size: int = 0,
-        should_resync: Callable[[], bool] | None = None,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, lister_watcher: ListerWatcher, expected_type: str, store: Store, resync_period: float = 0.0,
+                 *, name: str = "", clock: Clock = REAL_CLOCK, use_watch_list: bool = False,
+                 watch_list_page_size: int = 0, should_resync: Callable[[], bool] | None = None,
+                 rand: Callable[[], float] = random.random) -> None:
         self.name = name or f"reflector({expected_type or 'unspecified'})"
         self.expected_type = expected_type
         self.resync_period = resync_period
@@ -135,16 +125,15 @@ class Reflector:
                 self.list_and_watch(stop)
             except Exception as err:
                 self.watch_error_handler(self, err)
-            if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+            if self._back_off(stop):
                 break
         log.debug("stopping %s", self.name)
 
     def list_and_watch(self, stop: threading.Event) -> None:
         """One cycle: list (or stream) everything, then watch until the watch must be rebuilt."""
         cycle = _Cycle()
-        supervisor = threading.Thread(
-            target=self._supervise, args=(stop, cycle), name=f"k8slab-{self.name}-supervisor", daemon=True
-        )
+        name = f"k8slab-{self.name}-supervisor"
+        supervisor = threading.Thread(target=self._supervise, args=(stop, cycle), name=name, daemon=True)
         supervisor.start()
         try:
             w = None
@@ -206,18 +195,15 @@ class Reflector:
                 return
             start = self._clock.now()
             if w is None:
-                options = {
-                    "resource_version": self.last_sync_resource_version(),
-                    "timeout_seconds": self._watch_timeout(),
-                    "allow_watch_bookmarks": True,
-                }
+                options = {"resource_version": self.last_sync_resource_version(),
+                           "timeout_seconds": self._watch_timeout(), "allow_watch_bookmarks": True}
                 try:
                     w = self._lw.watch(options)
                 except Exception as err:
                     if not _is_retriable(err):
                         raise
                     log.debug("%s: watch failed with %s, backing off", self.name, err)
-                    if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+                    if self._back_off(stop):
                         return
                     continue
             cycle.open(w)
@@ -237,21 +223,14 @@ class Reflector:
                 log.debug("%s: watch closed with %s; will relist", self.name, error)
                 return
             if isinstance(error, errors.TooManyRequests):
-                if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+                if self._back_off(stop):
                     return
                 continue
             log.warning("%s: watch of %s ended with: %s", self.name, self.expected_type, error)
             return
 
-    def _handle_watch(
-        self,
-        w: Watch,
-        store: Store,
-        stop: threading.Event,
-        set_rv: Callable[[str], None],
-        start: float,
-        exit_on_initial_end: bool = False,
-    ) -> bool:
+    def _handle_watch(self, w: Watch, store: Store, stop: threading.Event, set_rv: Callable[[str], None],
+                      start: float, exit_on_initial_end: bool = False) -> bool:
         """Apply events to `store` until the watch ends; True if initial-events-end came."""
         count = 0
         initial_events_end = False
@@ -259,7 +238,7 @@ class Reflector:
             if stop.is_set():
                 raise _StopRequested()
             kind, obj = event["type"], event["object"]
-            if kind == "ERROR":
+            if kind == ERROR:
                 raise status_error(event, f"watch of {self.expected_type}")
             try:
                 metadata = obj["metadata"]
@@ -268,13 +247,13 @@ class Reflector:
                 log.exception("%s: unable to understand a %s watch event", self.name, kind)
                 continue  # the only event skipped: one whose metadata cannot be read
             try:
-                if kind == "ADDED":
+                if kind == ADDED:
                     store.add(obj)
-                elif kind == "MODIFIED":
+                elif kind == MODIFIED:
                     store.update(obj)
-                elif kind == "DELETED":
+                elif kind == DELETED:
                     store.delete(obj)
-                elif kind == "BOOKMARK":
+                elif kind == BOOKMARK:
                     annotations = metadata.get("annotations") or {}
                     if annotations.get(INITIAL_EVENTS_END) == "true":
                         initial_events_end = True
@@ -289,9 +268,7 @@ class Reflector:
         if stop.is_set():
             raise _StopRequested()
         if count == 0 and self._clock.now() - start < VERY_SHORT_WATCH:
-            raise errors.VeryShortWatch(
-                f"very short watch: {self.name}: the watch closed within a second and no event came"
-            )
+            raise errors.VeryShortWatch(f"very short watch: {self.name}: closed within a second, no event came")
         return initial_events_end
 
     def _watch_list(self, stop: threading.Event, cycle: _Cycle) -> Watch | None:
@@ -340,7 +317,7 @@ class Reflector:
 
     def _retry_watch_list(self, err: Exception, stop: threading.Event) -> bool:
         if _is_retriable(err):
-            _wait.sleep(self._clock, stop, self._backoff.next_delay())
+            self._back_off(stop)
             return True
         if is_resource_expired(err) or _is_too_large_resource_version(err):
             self._set_unavailable(True)
@@ -392,6 +369,10 @@ class Reflector:
         with self._rv_lock:
             self._last_sync_rv_unavailable = unavailable
 
+    def _back_off(self, stop: threading.Event) -> bool:
+        """Wait one backoff step of the clock's time; True if `stop` came first."""
+        return sleep_or_stop(self._clock, stop, self._backoff.next_delay())
+
     def _watch_timeout(self) -> int:
         return int(MIN_WATCH_TIMEOUT * (self._rand() + 1.0))
 
@@ -410,12 +391,9 @@ def _is_too_large_resource_version(err: BaseException) -> bool:
     causes = (err.status.get("details") or {}).get("causes") or []
     if any(c.get("reason") == "ResourceVersionTooLarge" for c in causes):
         return True
-    too_large = "Too large resource version"
-    if err.code != 504:
-        return False
-    return too_large in str(err.status.get("message", "")) or any(
-        c.get("message") == too_large for c in causes
-    )
+    too_large = "Too large resource version"  # API servers before 1.18.6 set no cause, only this message
+    in_message = too_large in str(err.status.get("message", ""))
+    return err.code == 504 and (in_message or any(c.get("message") == too_large for c in causes))
 
 
 def _is_retriable(err: BaseException) -> bool:

@@ -36,35 +36,23 @@ from typing import Any, Callable, Protocol
 from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache.controller import (
-    Config,
-    Controller,
-    FilteringResourceEventHandler,
-    ResourceEventHandler,
-    ResourceEventHandlerFuncs,
-    process_deltas,
+    Config, Controller, FilteringResourceEventHandler, ResourceEventHandler,
+    ResourceEventHandlerFuncs, process_deltas,
 )
 from k8slab.cache.delta_fifo import Deltas, DeltaFIFO
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.processor import (
-    ADD,
-    DELETE,
-    UPDATE,
-    ProcessorListener,
-    SharedProcessor,
-    determine_resync_period,
+    ADD, DELETE, UPDATE, ProcessorListener, SharedProcessor, determine_resync_period,
 )
 from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Indexer, deletion_handling_meta_namespace_key_func, new_indexer
 
+# FilteringResourceEventHandler and the handler types are defined in controller.py, as in client-go.
 __all__ = [
-    "MINIMUM_RESYNC_PERIOD",
-    "FilteringResourceEventHandler",  # defined in controller.py, as in client-go
-    "ResourceEventHandler",
-    "ResourceEventHandlerFuncs",
-    "ResourceEventHandlerRegistration",
-    "SharedIndexInformer",
+    "MINIMUM_RESYNC_PERIOD", "FilteringResourceEventHandler", "ResourceEventHandler",
+    "ResourceEventHandlerFuncs", "ResourceEventHandlerRegistration", "SharedIndexInformer",
     "wait_for_cache_sync",
 ]
 

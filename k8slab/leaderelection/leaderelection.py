@@ -68,12 +68,8 @@ from k8slab._clock import REAL_CLOCK, Clock, sleep_or_stop
 from k8slab.leaderelection.resourcelock import LeaderElectionRecord, ResourceLock
 
 __all__ = [
-    "JITTER_FACTOR",
-    "LeaderCallbacks",
-    "LeaderElectionConfig",
-    "LeaderElector",
-    "new_leader_elector",
-    "run_or_die",
+    "JITTER_FACTOR", "LeaderCallbacks", "LeaderElectionConfig", "LeaderElector",
+    "new_leader_elector", "run_or_die",
 ]
 
 log = logging.getLogger(__name__)

@@ -41,16 +41,9 @@ from typing import Any, Protocol
 from k8slab import errors
 
 __all__ = [
-    "EventRecorder",
-    "LeaderElectionRecord",
-    "LeaseInterface",
-    "LeaseLock",
-    "LeasesGetter",
-    "ResourceLock",
-    "format_micro_time",
-    "lease_spec_to_leader_election_record",
-    "leader_election_record_to_lease_spec",
-    "parse_micro_time",
+    "EventRecorder", "LeaderElectionRecord", "LeaseInterface", "LeaseLock", "LeasesGetter",
+    "ResourceLock", "format_micro_time", "lease_spec_to_leader_election_record",
+    "leader_election_record_to_lease_spec", "parse_micro_time",
 ]
 
 _MICRO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # metav1.MicroTime's RFC 3339 with microseconds

@@ -13,6 +13,7 @@ from k8slab.chain import RESTClient, RestConfig
 from k8slab.chain.listwatch import ListWatch, lister_watcher_for, parse_resource_key
 from k8slab.chain.testing import mock_api_client
 from k8slab.watch import status_error
+from tests.unit._polling import eventually, stack_of
 
 
 def config_map(name: str, labels: dict[str, str] | None = None) -> dict:
@@ -188,7 +189,7 @@ def test_stop_from_another_thread_ends_a_blocked_read_promptly(lab, namespace):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    time.sleep(0.5)  # the reader is now blocked in recv()
+    eventually(lambda: "_read_chunk" in stack_of(reader))  # blocked reading the socket: no event comes
     assert not ended.is_set()
     start = time.monotonic()
     w.stop()

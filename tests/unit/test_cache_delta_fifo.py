@@ -225,8 +225,8 @@ def test_pop_blocks_until_an_add():
     popped = []
     t = threading.Thread(target=lambda: popped.append(pop(f, timeout=10)), daemon=True)
     t.start()
-    t.join(0.2)
-    assert t.is_alive() and not popped  # still waiting
+    eventually(lambda: stack_of(t)[:3] == ["wait", "_wait_locked", "pop"])  # blocked on an empty queue
+    assert not popped
     f.add(obj("a", 1))
     t.join(10)
     assert popped == [[Delta(ADDED, obj("a", 1))]]
@@ -244,7 +244,7 @@ def test_pop_unblocks_with_fifo_closed_when_closed():
 
     t = threading.Thread(target=popper, daemon=True)
     t.start()
-    t.join(0.1)
+    eventually(lambda: stack_of(t)[:3] == ["wait", "_wait_locked", "pop"])
     f.close()
     t.join(10)
     assert not t.is_alive() and len(errors_seen) == 1
