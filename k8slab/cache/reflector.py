@@ -1,7 +1,8 @@
 """The Reflector: keeps a Store in step with the API server by listing, then watching.
 
 Mirrors client-go v0.32 `tools/cache/reflector.go`. It lists through
-`pager.py` and calls a `ListerWatcher` (listwatch_types.py): it knows no HTTP.
+`pager.py`, calls a `ListerWatcher` (listwatch_types.py) and reads a
+`k8slab.watch.Watch`: it knows no HTTP. Every wait is on the injected clock.
 
 Kept, with client-go's reasons:
 - List RV: "0" first (any cached state: cheap, maybe stale), then the last
@@ -14,7 +15,7 @@ Kept, with client-go's reasons:
   [5, 10) minutes. A BOOKMARK only moves the RV; so does an event the store
   refuses (logged): only one whose metadata cannot be read is skipped. A
   watch that ends is re-opened from there without a relist, unless it lasted
-  under a second with no event. 410 Gone ends the cycle and `run` relists;
+  under a second with no event (`errors.VeryShortWatch`). 410 Gone ends the cycle and `run` relists;
   an unreachable server or a 429 backs off and re-watches. Backoff 0.8 s ->
   30 s, factor 2, jitter 1.0, reset after 2 quiet minutes; `run` also waits
   one step between cycles.
