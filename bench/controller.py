@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from k8slab import errors  # noqa: E402
 from k8slab.cache import ResourceEventHandlerFuncs, SharedInformerFactory  # noqa: E402
-from k8slab.cache.listwatch import lister_watcher_for  # noqa: E402
+from k8slab.chain.listwatch import lister_watcher_for  # noqa: E402
 from k8slab.lab import Lab  # noqa: E402
 from k8slab.meta import get_controller_of  # noqa: E402
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo  # noqa: E402

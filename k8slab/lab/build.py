@@ -423,7 +423,7 @@ def _run_logged(cmd, cwd, env, logf, log: Path, what: str, progress: Progress | 
 
     if progress:
         progress(f"{what}: started (log: {log})")
-    ticker = threading.Thread(target=tick, daemon=True)
+    ticker = threading.Thread(target=tick, name="k8slab-build-ticker", daemon=True)
     ticker.start()
     try:
         rc = proc.wait()

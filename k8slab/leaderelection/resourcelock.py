@@ -42,16 +42,9 @@ from k8slab import errors
 from k8slab.record import EventRecorder
 
 __all__ = [
-    "EventRecorder",
-    "LeaderElectionRecord",
-    "LeaseInterface",
-    "LeaseLock",
-    "LeasesGetter",
-    "ResourceLock",
-    "format_micro_time",
-    "lease_spec_to_leader_election_record",
-    "leader_election_record_to_lease_spec",
-    "parse_micro_time",
+    "EventRecorder", "LeaderElectionRecord", "LeaseInterface", "LeaseLock", "LeasesGetter",
+    "ResourceLock", "format_micro_time", "lease_spec_to_leader_election_record",
+    "leader_election_record_to_lease_spec", "parse_micro_time",
 ]
 
 _MICRO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # metav1.MicroTime's RFC 3339 with microseconds

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from k8slab import errors
 from k8slab.cache import SharedInformerFactory
-from k8slab.cache.listwatch import lister_watcher_for
+from k8slab.chain.listwatch import lister_watcher_for
 from k8slab.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaseLock, new_leader_elector
 from k8slab.record import new_recorder
 from k8slab.samplecontroller.clientset import new_for_kubeconfig
@@ -171,7 +171,7 @@ class App:
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                raise TimeoutError(f"sample-controller did not stop within {timeout} s")
+                raise errors.ConditionTimeout(f"sample-controller did not stop within {timeout} s")
         self.api_client.close()
 
     @property

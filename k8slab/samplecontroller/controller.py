@@ -82,12 +82,8 @@ MESSAGE_RESOURCE_SYNCED = "Foo synced successfully"
 FIELD_MANAGER = CONTROLLER_AGENT_NAME
 
 
-class CacheNotSynced(errors.K8sLabError):  # to move into k8slab.errors' tree
-    """`run` was stopped before the informers' caches synced: no worker started."""
-
-
-class ResourceNotOwned(errors.K8sLabError):  # to move into k8slab.errors' tree
-    """The Deployment a Foo names exists and is controlled by something else (ErrResourceExists)."""
+CacheNotSynced = errors.CacheNotSynced  # `run` stopped before the informers' caches synced: no worker started
+ResourceNotOwned = errors.ResourceNotOwned  # the Deployment a Foo names is controlled by someone else
 
 
 class Controller:

@@ -4,7 +4,6 @@ watching only the test's namespace, and the cluster's Pods really run on kwok's 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
