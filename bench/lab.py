@@ -55,7 +55,7 @@ def k8slab_start(profile: str, root: Path, i: int) -> tuple[float, Lab]:
 def floor_start(profile: str, root: Path, i: int) -> float:
     """The same processes and flags, started by a bare loop; certificates made beforehand."""
     lab = Lab(f"floor-{profile}-{i}", profile=profile, state_dir=root / f"floor-{profile}-{i}", progress=None)
-    binaries = resolve_binaries([comp.COMPONENTS[c].binary_name for c in lab.components], progress=None)
+    binaries = resolve_binaries(comp.binaries_for(profile), progress=None)
     lab._fresh_state_dir()  # PKI and ports: not timed
     if profile == "cluster":
         from k8slab.lab.cluster import prepare_kwok
@@ -65,7 +65,8 @@ def floor_start(profile: str, root: Path, i: int) -> float:
     try:
         for name in lab.components:
             spec = comp.COMPONENTS[name]
-            proc = comp.spawn(binaries[spec.binary_name], spec.args(lab), lab.log_path(name))
+            proc = comp.spawn(comp.program(spec, binaries), spec.args(lab), lab.log_path(name),
+                              spec.env(lab) if spec.env else None)
             procs.append(proc)
             lab._state["processes"][name] = {"pid": proc.pid, "create_time": proc.create_time()}
             while not spec.ready(lab):

@@ -21,8 +21,11 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from ..errors import StartupFailed
 from .build import KWOK_STAGES, copy_kwok_stages, kwok_stages_dir
+from .pod_streams import prepare_pods, streaming_rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lab import Lab
@@ -36,11 +39,14 @@ ZONES = ("zone-a", "zone-b", "zone-c")
 
 
 def prepare_kwok(lab: "Lab") -> None:
-    """Write kwok's configuration: its stages, one YAML stream."""
+    """Write kwok's configuration (its stages and the Pods' streaming rules, one YAML stream)."""
     stages = kwok_stages_dir()
     if not all((stages / Path(rel).name).exists() for rel in KWOK_STAGES):
         stages = copy_kwok_stages()
     docs = [(stages / Path(rel).name).read_text().strip() for rel in KWOK_STAGES]
+    web_port = lab.port("pod-web", "http")
+    prepare_pods(lab.dir / "pods", lab.name, web_port)
+    docs += [yaml.safe_dump(rule, sort_keys=False).strip() for rule in streaming_rules(lab.dir / "pods", web_port)]
     (lab.dir / "components" / "kwok.yaml").write_text("\n---\n".join(docs) + "\n")
 
 

@@ -20,6 +20,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -83,8 +84,9 @@ class Component:
     ports: tuple[str, ...]  # names of the ports it listens on, e.g. ("client", "peer")
     args: Callable[["Lab"], list[str]]
     ready: Callable[["Lab"], bool]
-    binary: str = ""  # defaults to the name
+    binary: str = ""  # defaults to the name; "python" is the Python running k8slab
     grace: float = 10.0  # seconds between SIGTERM and SIGKILL
+    env: Callable[["Lab"], dict[str, str]] | None = None  # None: inherit k8slab's environment
 
     @property
     def binary_name(self) -> str:
@@ -129,6 +131,18 @@ def _kwok_ready(lab: "Lab") -> bool:
     return _http_ok(f"http://{LOOPBACK}:{lab.port('kwok', 'server')}/healthz")
 
 
+def _gate_ready(lab: "Lab") -> bool:
+    """The whole path the API server takes: TLS, its client certificate, kwok behind."""
+    pki = lab.dir / "pki"
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    ctx.load_cert_chain(str(pki / "apiserver-kubelet-client.crt"), str(pki / "apiserver-kubelet-client.key"))
+    return _http_ok(f"https://{LOOPBACK}:{lab.port('kubelet-gate', 'secure')}/healthz", ctx)
+
+
+def _pod_web_ready(lab: "Lab") -> bool:
+    return _http_ok(f"http://{LOOPBACK}:{lab.port('pod-web', 'http')}/")
+
+
 # -- flags ---------------------------------------------------------------------
 
 
@@ -169,6 +183,13 @@ def _apiserver_args(lab: "Lab") -> list[str]:
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         "--service-cluster-ip-range=10.96.0.0/16",
         "--authorization-mode=Node,RBAC",
+        # How it reaches a node's kubelet (for logs, exec, port-forward): at
+        # the node's InternalIP, verifying the kubelet's serving certificate,
+        # presenting a client certificate of its own.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
         "--allow-privileged=true",
         "--profiling=false",
         "--v=1",
@@ -227,11 +248,38 @@ def _kwok_args(lab: "Lab") -> list[str]:
         f"--config={lab.dir / 'components' / 'kwok.yaml'}",
         "--manage-all-nodes=true",
         f"--server-address={LOOPBACK}:{lab.port('kwok', 'server')}",
+        # The port every node advertises as its kubelet's: the gate's, in front of kwok.
+        f"--node-port={lab.port('kubelet-gate', 'secure')}",
         "--node-lease-duration-seconds=40",
         "--node-ip=127.0.0.1",
         "--cidr=10.244.0.0/16",  # Pod IPs, apart from the Service range 10.96.0.0/16
         "--v=INFO",
     ]
+
+
+def _kwok_env(lab: "Lab") -> dict[str, str]:
+    """kwok runs an exec's command itself: its PATH holds only the allow-listed ones."""
+    pods = lab.dir / "pods"
+    return {"PATH": str(pods / "bin"), "HOME": str(pods / "workdir"), "LANG": "C.UTF-8"}
+
+
+def _gate_args(lab: "Lab") -> list[str]:
+    pki = lab.dir / "pki"
+    commands = sorted(p.name for p in (lab.dir / "pods" / "bin").iterdir())
+    return [
+        str(Path(__file__).with_name("kubelet_gate.py")),
+        f"--port={lab.port('kubelet-gate', 'secure')}",
+        f"--kwok-port={lab.port('kwok', 'server')}",
+        f"--cert={pki / 'kubelet.crt'}",
+        f"--key={pki / 'kubelet.key'}",
+        f"--ca={pki / 'ca.crt'}",
+        f"--commands={','.join(commands)}",
+    ]
+
+
+def _pod_web_args(lab: "Lab") -> list[str]:
+    www = lab.dir / "pods" / "www"
+    return ["-m", "http.server", "--bind", LOOPBACK, "--directory", str(www), str(lab.port("pod-web", "http"))]
 
 
 COMPONENTS: dict[str, Component] = {
@@ -246,13 +294,16 @@ COMPONENTS: dict[str, Component] = {
             _secure_healthz("kube-controller-manager"),
         ),
         Component("kube-scheduler", ("secure",), _scheduler_args, _secure_healthz("kube-scheduler")),
-        Component("kwok", ("server",), _kwok_args, _kwok_ready),
+        Component("kwok", ("server",), _kwok_args, _kwok_ready, env=_kwok_env),
+        Component("kubelet-gate", ("secure",), _gate_args, _gate_ready, binary="python", grace=5.0),
+        Component("pod-web", ("http",), _pod_web_args, _pod_web_ready, binary="python", grace=5.0),
     ]
 }
 
 PROFILES: dict[str, tuple[str, ...]] = {
     "minimal": ("etcd", "kube-apiserver"),
-    "cluster": ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"),
+    "cluster": ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+                "kubelet-gate", "pod-web"),
 }
 
 
@@ -260,14 +311,19 @@ def binaries_for(profile: str, kubectl: bool = False) -> list[str]:
     """The binaries a profile runs (and kubectl, if asked), in start order."""
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    names = [COMPONENTS[c].binary_name for c in PROFILES[profile]]
+    names = [COMPONENTS[c].binary_name for c in PROFILES[profile] if COMPONENTS[c].binary != "python"]
     return names + ["kubectl"] if kubectl else names
 
 
 # -- processes -------------------------------------------------------------------
 
 
-def spawn(binary: Path, args: list[str], log: Path) -> psutil.Process:
+def program(component: Component, binaries: dict[str, Path]) -> Path:
+    """The executable that runs `component`: a built binary, or this Python."""
+    return Path(sys.executable) if component.binary == "python" else binaries[component.binary_name]
+
+
+def spawn(binary: Path, args: list[str], log: Path, env: dict[str, str] | None = None) -> psutil.Process:
     """Start a process in its own session, output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -280,6 +336,7 @@ def spawn(binary: Path, args: list[str], log: Path) -> psutil.Process:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            env=env,
         )
     return psutil.Process(proc.pid)
 

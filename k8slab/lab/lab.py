@@ -13,6 +13,7 @@ Each lab has a name (default "default") and a state directory,
     etcd/           etcd's data (kept across restarts of the apiserver)
     logs/           one log per component
     users/          kubeconfigs written by `user()`
+    pods/           what answers logs, exec and port-forward on Pods (pod_streams.py)
 
 A state directory whose processes are gone (a killed run, a reboot) is stale:
 `up` notices, says so, stops whatever of it still runs, and starts afresh.
@@ -275,7 +276,9 @@ class Lab:
             if info and comp.alive(info["pid"], info["create_time"]):
                 self._say(f"lab {self.name!r}: {component} is already running (pid {info['pid']})")
                 return
-            binaries = resolve_binaries([comp.COMPONENTS[component].binary_name], bin_dir=self.bin_dir, progress=self.progress)
+            spec = comp.COMPONENTS[component]
+            wanted = [] if spec.binary == "python" else [spec.binary_name]
+            binaries = resolve_binaries(wanted, bin_dir=self.bin_dir, progress=self.progress)
             self._start_one(component, binaries)
 
     def restart(self, component: str) -> None:
@@ -430,7 +433,7 @@ class Lab:
     def _start_one(self, name: str, binaries: dict[str, Path]) -> None:
         spec = comp.COMPONENTS[name]
         log = self.log_path(name)
-        proc = comp.spawn(binaries[spec.binary_name], spec.args(self), log)
+        proc = comp.spawn(comp.program(spec, binaries), spec.args(self), log, spec.env(self) if spec.env else None)
         self._state["processes"][name] = {"pid": proc.pid, "create_time": proc.create_time()}
         self._save_state()
         comp.wait_ready(spec, self, proc, log, self.start_timeout)

@@ -80,7 +80,7 @@ def test_starting_the_apiserver_waits_for_its_namespace_once(tmp_path, monkeypat
     lab = _lab_with_state(tmp_path, {"etcd": _this_process()})
     waits: list[str] = []
     monkeypatch.setattr(lab_module, "resolve_binaries", lambda names, **kw: {n: tmp_path / n for n in names})
-    monkeypatch.setattr(comp, "spawn", lambda binary, args, log: psutil.Process())
+    monkeypatch.setattr(comp, "spawn", lambda binary, args, log, env=None: psutil.Process())
     monkeypatch.setattr(comp, "wait_ready", lambda *args: 0.0)
     monkeypatch.setattr(Lab, "_wait_for_api", lambda self: waits.append("api"))
     monkeypatch.setattr(comp.COMPONENTS["kube-apiserver"], "args", lambda lab: [])
