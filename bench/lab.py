@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from k8slab.lab import Lab  # noqa: E402
 from k8slab.lab import components as comp  # noqa: E402
+from k8slab.lab import processes  # noqa: E402
 from k8slab.lab.build import resolve_binaries  # noqa: E402
 
 TARGETS = {"minimal": 10.0, "cluster": 20.0}
@@ -53,27 +54,27 @@ def k8slab_start(profile: str, root: Path, i: int) -> tuple[float, Lab]:
 
 
 def floor_start(profile: str, root: Path, i: int) -> float:
-    """The same processes and flags, started by a bare loop; certificates made beforehand."""
+    """The same processes, flags and hooks, started by a bare loop; certificates made beforehand."""
     lab = Lab(f"floor-{profile}-{i}", profile=profile, state_dir=root / f"floor-{profile}-{i}", progress=None)
     binaries = resolve_binaries(comp.binaries_for(profile), progress=None)
     lab._fresh_state_dir()  # PKI and ports: not timed
-    if profile == "cluster":
-        from k8slab.lab.cluster import prepare_kwok
-        prepare_kwok(lab)
-    procs = []
+    layout = lab.layout
     start = time.monotonic()
     try:
         for name in lab.components:
             spec = comp.COMPONENTS[name]
-            proc = comp.spawn(comp.program(spec, binaries), spec.args(lab), lab.log_path(name),
-                              spec.env(lab) if spec.env else None)
-            procs.append(proc)
+            if spec.before_start:
+                spec.before_start(layout)
+            proc = processes.spawn(comp.program(spec, binaries), spec.args(layout), layout.log(name),
+                                   spec.env(layout) if spec.env else None)
             lab._state["processes"][name] = {"pid": proc.pid, "create_time": proc.create_time()}
-            while not spec.ready(lab):
+            while not spec.ready(layout):
                 time.sleep(0.02)
-        if profile == "cluster":
-            from k8slab.lab.cluster import finish_cluster
-            finish_cluster(lab)
+            if spec.after_ready:
+                spec.after_ready(layout)
+        waits = [comp.COMPONENTS[n].settled for n in lab.components if comp.COMPONENTS[n].settled]
+        while not all(settled(layout)[0] for settled in waits):
+            time.sleep(0.02)
         return time.monotonic() - start
     finally:
         lab._save_state()

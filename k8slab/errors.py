@@ -12,7 +12,8 @@ their secret contents.
     │   ├── BinaryBroken         a cached or supplied binary does not run
     │   ├── PortInUse            a port the lab wants is taken
     │   ├── LabNotRunning        `down`, `status`, ... with no lab
-    │   └── StartupFailed        a component did not become ready (names its log)
+    │   ├── StartupFailed        a component did not become ready (names its log)
+    │   └── EtcdFailed           the lab's etcd answered a request with an error
     ├── ConfigError              kubeconfig and rest config
     │   ├── KubeconfigNotFound
     │   ├── KubeconfigInvalid    not YAML, or not a kubeconfig
@@ -46,6 +47,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "ContextNotFound",
+    "EtcdFailed",
     "Forbidden",
     "Gone",
     "Invalid",
@@ -112,6 +114,10 @@ class StartupFailed(LabError):
     def __init__(self, message: str, *, log: str = "") -> None:
         super().__init__(message)
         self.log = log
+
+
+class EtcdFailed(LabError):
+    """The lab's etcd answered (a revision, a compaction) with an error."""
 
 
 # -- kubeconfig / rest config --------------------------------------------------

@@ -41,7 +41,9 @@ def prepare_pods(pods: Path, lab_name: str, web_port: int) -> None:
     found = [(name, shutil.which(name)) for name in ALLOWED_COMMANDS]
     for name, path in found:
         if path:
-            (pods / "bin" / name).symlink_to(path)
+            link = pods / "bin" / name
+            link.unlink(missing_ok=True)  # kwok's restart writes all of this again
+            link.symlink_to(path)
     commands = ", ".join(name for name, path in found if path)
     (pods / "workdir" / "README.txt").write_text(
         f"This is {pods / 'workdir'}, on the machine running lab {lab_name!r}: kubectl exec on any of\n"
