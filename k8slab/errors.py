@@ -13,7 +13,8 @@ their secret contents.
     │   ├── PortInUse            a port the lab wants is taken
     │   ├── LabNotRunning        `down`, `status`, ... with no lab
     │   ├── StartupFailed        a component did not become ready (names its log)
-    │   └── EtcdFailed           the lab's etcd answered a request with an error
+    │   ├── EtcdFailed           the lab's etcd answered a request with an error
+    │   └── AuditLogOff          the lab runs without the audit log that was asked for
     ├── ConfigError              kubeconfig and rest config
     │   ├── KubeconfigNotFound
     │   ├── KubeconfigInvalid    not YAML, or not a kubeconfig
@@ -41,6 +42,7 @@ from typing import Any
 __all__ = [
     "APIError",
     "AlreadyExists",
+    "AuditLogOff",
     "BadRequest",
     "BinaryBroken",
     "BuildFailed",
@@ -118,6 +120,10 @@ class StartupFailed(LabError):
 
 class EtcdFailed(LabError):
     """The lab's etcd answered (a revision, a compaction) with an error."""
+
+
+class AuditLogOff(LabError):
+    """The audit log was asked for (`up(audit=True)`, `audit_log()`), and the lab runs without it."""
 
 
 # -- kubeconfig / rest config --------------------------------------------------

@@ -11,7 +11,8 @@ stopped is in processes.py; what a component may know of its lab is a
 A component's hooks, each given the Layout, are what used to be special
 cases of the start:
 
-    before_start   files it reads (kwok: its stages, the Pods' streaming rules)
+    before_start   files it reads (the API server: its audit policy; kwok: its
+                   stages, the Pods' streaming rules)
     after_ready    what must exist before the next one starts (the API
                    server: namespace `default`; kwok: the fake nodes)
     settled        what `up` waits for once all run, all of them together
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import StartupFailed, UsageError
-from . import _http
+from . import _http, audit
 from .cluster import create_nodes, default_service_account, nodes_ready, prepare_kwok
 from .layout import LOOPBACK, Layout, free_port
 
@@ -170,13 +171,23 @@ def _apiserver_args(layout: Layout) -> list[str]:
         f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
         "--allow-privileged=true",
         "--profiling=false",
+        # On SIGTERM, give open connections (the components' watches) 2 s, not the
+        # default 60 s (--request-timeout): past our 15 s grace, a restart would
+        # otherwise always end in SIGKILL. Requests in that window get 429 with
+        # Retry-After, which clients retry.
+        "--shutdown-send-retry-after=true",
         "--v=1",
     ]
     if layout.profile == "minimal":
         # No controller-manager makes the `default` ServiceAccount, and
         # ServiceAccount admission would refuse every Pod without it.
         args.append("--disable-admission-plugins=ServiceAccount")
-    return args
+    return args + (audit.apiserver_flags(layout.dir / "audit") if layout.audit else [])
+
+
+def _write_audit_policy(layout: Layout) -> None:
+    if layout.audit:
+        audit.write_policy(layout.dir / "audit")
 
 
 def _kube_component_args(layout: Layout, name: str) -> list[str]:
@@ -261,7 +272,7 @@ COMPONENTS: dict[str, Component] = {
     for c in [
         Component("etcd", ("client", "peer"), _etcd_args, _etcd_ready),
         Component("kube-apiserver", ("secure",), _apiserver_args, _apiserver_ready, grace=15.0,
-                  after_ready=_wait_for_default_namespace),
+                  before_start=_write_audit_policy, after_ready=_wait_for_default_namespace),
         Component("kube-controller-manager", ("secure",), _controller_manager_args,
                   _secure_healthz("kube-controller-manager"), settled=default_service_account),
         Component("kube-scheduler", ("secure",), _scheduler_args, _secure_healthz("kube-scheduler")),

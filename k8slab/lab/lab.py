@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import EtcdFailed, LabNotRunning, StartupFailed, UsageError
-from . import _http, _reaper, processes, state
+from ..errors import AuditLogOff, EtcdFailed, LabNotRunning, StartupFailed, UsageError
+from . import _http, _reaper, audit, processes, state
 from . import components as comp
 from .build import resolve_binaries
 from .layout import LOOPBACK, Layout, check_port_free, free_port
@@ -40,7 +40,9 @@ class Lab:
 
     `name` defaults to `$K8SLAB_LAB`, else "default". `profile` is "cluster"
     (etcd, kube-apiserver, controller-manager, scheduler and kwok fake nodes)
-    or "minimal" (etcd and kube-apiserver only).
+    or "minimal" (etcd and kube-apiserver only). `audit=True` starts it with
+    the API server's audit log (see audit.py; adopting a running lab never
+    changes it).
     """
 
     is_lab = True  # see external.py: the course also runs on clusters k8slab did not start
@@ -56,6 +58,7 @@ class Lab:
         state_dir: str | os.PathLike[str] | None = None,
         progress: Progress | None = print,
         start_timeout: float = 120.0,
+        audit: bool = False,
     ) -> None:
         if name is None:
             name = os.environ.get("K8SLAB_LAB") or "default"
@@ -75,6 +78,7 @@ class Lab:
         self.dir = Path(state_dir).expanduser() if state_dir else state_root() / name
         self.progress = progress
         self.start_timeout = start_timeout
+        self.wants_audit = audit
         self._state: dict[str, Any] = {}
         self._started_here = False
         self._load_state()
@@ -88,7 +92,8 @@ class Lab:
     @property
     def layout(self) -> Layout:
         """What the components get to know of this lab (read from its state)."""
-        return Layout(self.name, self.dir, self.profile, self.nodes, self._state.get("ports", {}), self.start_timeout)
+        return Layout(self.name, self.dir, self.profile, self.nodes, self._state.get("ports", {}), self.start_timeout,
+                      bool(self._state.get("audit")))
 
     @property
     def server(self) -> str:
@@ -152,6 +157,9 @@ class Lab:
         with state.locked(self.dir):
             self._load_state()
             if self.running:
+                if self.wants_audit and not self.layout.audit:
+                    raise AuditLogOff(f"lab {self.name!r} runs without the audit log, and `up` does not restart "
+                                      f"a running lab; {audit.how_to_turn_on(self.name)}")
                 self._say(f"lab {self.name!r} is already running; kubeconfig: {self.kubeconfig}")
                 return self
             if self._state.get("processes"):
@@ -264,6 +272,27 @@ class Lab:
             raise EtcdFailed(f"etcd of lab {self.name!r} answered {status} to {path}: {str(answer)[:200]}")
         return answer
 
+    # -- the audit log -------------------------------------------------------------
+
+    def enable_audit(self) -> None:
+        """Turn the audit log on: restarts kube-apiserver with it (the data stays in etcd)."""
+        self._require_running()
+        if not self.layout.audit:
+            with state.locked(self.dir):
+                self._load_state()
+                self._state["audit"] = True
+                self._save_state()
+            self.restart("kube-apiserver")
+
+    def audit_log(self, user_agent: str | None = None, since: Any = None, until: Any = None,
+                  stage: str | None = "ResponseComplete"):
+        """The API server's audit events as a pandas DataFrame (see audit.read_audit_log)."""
+        self._require_running()
+        if not self.layout.audit:
+            raise AuditLogOff(f"lab {self.name!r} records no audit log; {audit.how_to_turn_on(self.name)}")
+        return audit.read_audit_log(self.dir / "audit", user_agent=user_agent, since=since, until=until,
+                                    stage=stage)
+
     # -- users ------------------------------------------------------------------------
 
     def user(self, name: str, groups: tuple[str, ...] | list[str] = ()) -> Path:
@@ -307,7 +336,7 @@ class Lab:
             ports["kube-apiserver"]["secure"] = self.apiserver_port
         created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self._state = {"name": self.name, "profile": self.profile, "nodes": self.nodes, "created": created,
-                       "ports": ports, "processes": {}}
+                       "ports": ports, "audit": self.wants_audit, "processes": {}}
         state.create(self.dir, self._state)
         write_lab_pki(self.dir, self.server, self.components)
 

@@ -37,6 +37,7 @@ class Layout:
     nodes: int
     ports: Mapping[str, Mapping[str, int]]  # component -> port name -> port
     timeout: float  # seconds a component, or the last waits of `up`, may take
+    audit: bool = False  # kube-apiserver writes an audit log (audit.py)
 
     def port(self, component: str, which: str) -> int:
         try:
