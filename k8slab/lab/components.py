@@ -8,8 +8,8 @@ lab's admin client certificate where TLS is on. How a process is started and
 stopped is in processes.py; what a component may know of its lab is a
 `Layout` (layout.py).
 
-A component's hooks, each given the Layout, are what used to be special
-cases of the start:
+A component's hooks, each given the Layout, are where starting it takes more
+than running a process and waiting for its probe:
 
     before_start   files it reads (the API server: its audit policy; kwok: its
                    stages, the Pods' streaming rules)

@@ -163,13 +163,11 @@ class Lab:
                 self._say(f"lab {self.name!r} is already running; kubeconfig: {self.kubeconfig}")
                 return self
             if self._state.get("processes"):
-                gone = [n for n, p in self._state["processes"].items()
-                        if not processes.alive(p["pid"], p["create_time"])]
-                self._say(
-                    f"lab {self.name!r}: found a stale state directory from a run that did not stop "
-                    f"cleanly ({', '.join(gone) or 'components'} no longer running); cleaning up and "
-                    "starting afresh"
-                )
+                procs = self._state["processes"]
+                gone = [n for n, p in procs.items() if not processes.alive(p["pid"], p["create_time"])]
+                gone += [n for n in self.components if n not in procs]  # a lab an older k8slab started
+                self._say(f"lab {self.name!r}: found a stale state directory ({', '.join(gone)} not running: a run "
+                          "that did not stop cleanly, or an older k8slab); cleaning up and starting afresh")
                 self._stop_all()
             if self.apiserver_port is not None:
                 check_port_free(self.apiserver_port, "kube-apiserver")
