@@ -36,7 +36,7 @@ import yaml
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["COLUMNS", "POLICY", "apiserver_flags", "read_audit_log", "write_policy"]
+__all__ = ["COLUMNS", "POLICY", "apiserver_flags", "log_files", "read_audit_log", "write_policy"]
 
 POLICY = {
     "apiVersion": "audit.k8s.io/v1",
