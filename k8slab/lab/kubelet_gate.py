@@ -22,9 +22,11 @@ stands in front of it on the nodes' kubelet port:
   argument may name a path outside the Pod's working directory (one that
   starts with `/` or `~`, or contains a `..` segment, also after an `=`), and
   there is no stdin and no tty (see `refused`);
-- then it relays bytes to kwok's own port: an upgraded stream (SPDY or
-  WebSocket) both ways; any other request once, with `Connection: close`, so
-  a kept-alive connection cannot carry a second, unchecked request;
+- then it relays the request to kwok's own port, and kwok's answer back; only
+  once kwok has answered `101 Switching Protocols` do bytes flow both ways (the
+  SPDY or WebSocket stream of one exec or port-forward). Any other request
+  goes once, as GET or HEAD with `Connection: close`, so that no second,
+  unchecked request can ride on a kept-alive or a refused connection;
 - one repair on the way back: kwok v0.8.0 wraps a command's exit error before
   handing it to the streaming library (`pkg/utils/exec/exec.go`), whose type
   assertion (`k8s.io/cri-streaming` `remotecommand/exec.go`) then misses it,
@@ -124,15 +126,11 @@ def exit_status(payload: bytes) -> bytes:
 
 
 async def relay_exec_replies(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """kwok -> API server for an exec: the 101 answer, then SPDY frames, stream 1's data repaired.
+    """kwok -> API server once an exec is upgraded: SPDY frames, stream 1's data repaired.
 
     A SPDY frame is 8 bytes of header and `length` bytes of data; the header's
     first 4 bytes are a data frame's stream id (a control frame sets the top bit).
     """
-    head = await reader.readuntil(b"\r\n\r\n")
-    writer.write(head)
-    if not head.startswith(b"HTTP/1.1 101"):
-        return await _pump(reader, writer)
     while True:
         header = b""
         try:
@@ -196,6 +194,8 @@ class Gate:
         code, why = (0, "") if who == API_SERVER_CN else (403, f"client certificate CN={who!r} is not {API_SERVER_CN!r}")
         code, why = (code, why) if code else refused(method, target, self.commands)
         upgrade = headers.get("upgrade", "") if "upgrade" in headers.get("connection", "").lower() else ""
+        if not code and not upgrade and method not in ("GET", "HEAD"):
+            code, why = 403, f"{method} without an upgrade: only GET and HEAD are relayed"
         _log(f"{'refused' if why else 'relayed'} {method} {target}{f' ({upgrade})' if upgrade else ''}"
              f"{': ' + why if why else ''}")
         if code:
@@ -207,12 +207,17 @@ class Gate:
             if not upgrade:  # one request per connection: nothing unchecked rides along
                 fields = [f for f in fields if f.split(":")[0].strip().lower() not in ("connection", "keep-alive")]
                 fields.append("Connection: close")
-            up_writer.write((f"{method} {target} HTTP/1.1\r\n" + "".join(f + "\r\n" for f in fields) + "\r\n").encode("latin-1"))
+            request = f"{method} {target} HTTP/1.1\r\n" + "".join(f + "\r\n" for f in fields) + "\r\n"
+            up_writer.write(request.encode("latin-1"))
             await up_writer.drain()
+            reply = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"), timeout=60)
+            writer.write(reply)
+            if not (upgrade and reply.startswith(b"HTTP/1.1 101")):
+                await _pump(up_reader, writer)  # an answer, and the connection ends: no bytes go back up
+                return
             exec_spdy = upgrade.lower().startswith("spdy/") and target.startswith("/exec/")
-            relays = [asyncio.ensure_future((relay_exec_replies if exec_spdy else _pump)(up_reader, writer))]
-            if upgrade:
-                relays.append(asyncio.ensure_future(_pump(reader, up_writer)))
+            relays = [asyncio.ensure_future((relay_exec_replies if exec_spdy else _pump)(up_reader, writer)),
+                      asyncio.ensure_future(_pump(reader, up_writer))]
             done, pending = await asyncio.wait(relays, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from k8slab.lab.kubelet_gate import ALLOWED_COMMANDS, exit_status, refused, relay_exec_replies
+from k8slab.lab.kubelet_gate import ALLOWED_COMMANDS, Gate, exit_status, refused, relay_exec_replies
 
 EXEC = "/exec/ns/web/web?output=1&error=1"
 
@@ -105,22 +105,82 @@ def _relay(incoming: bytes) -> bytes:
 
 
 def test_the_relay_rewrites_only_stream_ones_data_and_fixes_the_frame_length():
-    head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: SPDY/3.1\r\n\r\n"
     control = bytes([0x80, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03]) + b"abc"  # SYN_REPLY-shaped
     stdout = _frame(3, _internal_error("cmd wait: exit status 7"))  # looks like it, but on stdout's stream
     error = _frame(1, _internal_error("cmd wait: false : exit status 1"), flags=1)
-    out = _relay(head + control + stdout + error)
-    assert out.startswith(head + control + stdout)
-    rest = out[len(head + control + stdout):]
+    out = _relay(control + stdout + error)
+    assert out.startswith(control + stdout)
+    rest = out[len(control + stdout):]
     assert rest[:5] == error[:5]  # same stream id and flags
     length = int.from_bytes(rest[5:8], "big")
     assert length == len(rest) - 8
     assert json.loads(rest[8:])["details"]["causes"][0]["message"] == "1"
 
 
-def test_the_relay_passes_a_refusal_and_a_cut_frame_through():
-    refusal = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nno\n"
-    assert _relay(refusal) == refusal
-    head = b"HTTP/1.1 101 Switching Protocols\r\n\r\n"
+def test_the_relay_passes_a_cut_frame_through():
     cut = _frame(1, b"0123456789")[:12]
-    assert _relay(head + cut) == head + cut
+    assert _relay(cut) == cut
+
+
+class _Peer(_Collect):
+    """The gate's side of a client connection: what it writes, and the client's certificate."""
+
+    def __init__(self, cn: str) -> None:
+        super().__init__()
+        self.cn = cn
+
+    def get_extra_info(self, name: str):
+        return {"subject": ((("commonName", self.cn),),)} if name == "peercert" else None
+
+    def close(self) -> None:
+        pass
+
+
+def _through_gate(request: bytes, kwok_answer: bytes, cn: str = "kube-apiserver-kubelet-client") -> tuple[bytes, bytes]:
+    """(what the client got, what kwok got), with a stand-in kwok on a loopback port."""
+
+    async def go() -> tuple[bytes, bytes]:
+        got = bytearray()
+        done = asyncio.Event()
+
+        async def kwok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            got.extend(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(kwok_answer)
+            writer.write_eof()  # answered; now read whatever else the gate sends until it closes
+            got.extend(await reader.read())
+            writer.close()
+            done.set()
+
+        server = await asyncio.start_server(kwok, "127.0.0.1", 0)
+        async with server:
+            client = asyncio.StreamReader()
+            client.feed_data(request)
+            client.feed_eof()
+            peer = _Peer(cn)
+            await Gate(server.sockets[0].getsockname()[1], ALLOWED_COMMANDS).handle(client, peer)
+            if got or b"403" not in peer.data:
+                await asyncio.wait_for(done.wait(), timeout=10)
+        return peer.data, bytes(got)
+
+    return asyncio.run(go())
+
+
+def test_after_a_refused_upgrade_nothing_more_reaches_kwok():
+    upgrade = b"POST /exec/ns/web/web?command=ls&output=1 HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n"
+    smuggled = b"POST /exec/ns/web/web?command=rm HTTP/1.1\r\n\r\n"
+    answer, kwok_got = _through_gate(upgrade + smuggled, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno")
+    assert answer.endswith(b"\r\n\r\nno")
+    assert kwok_got.startswith(b"POST /exec/ns/web/web?command=ls") and b"command=rm" not in kwok_got
+
+
+def test_a_plain_request_goes_once_with_connection_close():
+    request = b"GET /containerLogs/ns/web/web HTTP/1.1\r\nConnection: keep-alive\r\n\r\nGET /pods HTTP/1.1\r\n\r\n"
+    answer, kwok_got = _through_gate(request, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    assert answer.endswith(b"ok")
+    assert b"Connection: close" in kwok_got and b"keep-alive" not in kwok_got and b"/pods" not in kwok_got
+
+
+def test_a_client_that_is_not_the_api_server_never_reaches_kwok():
+    answer, kwok_got = _through_gate(b"GET /healthz HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n", cn="admin")
+    assert answer.startswith(b"HTTP/1.1 403 Forbidden") and b"CN='admin'" in answer
+    assert kwok_got == b""
