@@ -1,6 +1,6 @@
 """The `k8slab` command: the lab from a shell.
 
-    k8slab up [--profile cluster|minimal] [--nodes N] [--port P] [--bin-dir DIR]
+    k8slab up [--profile cluster|minimal] [--nodes N] [--port P] [--bin-dir DIR] [--audit]
     k8slab down | status | kubeconfig | env
     k8slab logs COMPONENT [--tail N]
     k8slab user NAME [--group G ...]
@@ -76,6 +76,7 @@ def _parser() -> _Parser:
     up.add_argument("--port", type=_port, default=None, help="kube-apiserver's port (default: a free one)")
     up.add_argument("--bin-dir", default=None, help="use the binaries in this directory instead of building them")
     up.add_argument("--timeout", type=_positive_int("--timeout"), default=120, help="seconds each component may take to become ready")
+    up.add_argument("--audit", action="store_true", help="record the API server's audit log (request metadata) in the lab's state directory")
     add("down", "stop the lab and delete its state")
     add("status", "components, pids, ports, uptime, memory")
     add("kubeconfig", "print the admin kubeconfig's path")
@@ -144,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "up":
         lab = Lab(args.lab, profile=args.profile, nodes=args.nodes, apiserver_port=args.port,
-                  bin_dir=args.bin_dir, start_timeout=float(args.timeout))
+                  bin_dir=args.bin_dir, start_timeout=float(args.timeout), audit=args.audit)
         lab.up()
         return 0
     if cmd == "setup":  # Binder's postBuild, a dev container's postCreateCommand

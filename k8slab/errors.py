@@ -15,7 +15,8 @@ catches the root, to print any k8slab error.
     │   ├── PortInUse            a port the lab wants is taken
     │   ├── LabNotRunning        `down`, `status`, ... with no lab
     │   ├── StartupFailed        a component did not become ready (names its log)
-    │   └── EtcdRequestFailed    etcd refused a maintenance request (a compaction)
+    │   ├── EtcdFailed           the lab's etcd answered a request with an error
+    │   └── AuditLogOff          the lab runs without the audit log that was asked for
     ├── ConfigError              kubeconfig and rest config
     │   ├── KubeconfigNotFound
     │   ├── KubeconfigInvalid    not YAML, or not a kubeconfig
@@ -57,9 +58,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "APIError", "AlreadyExists", "BadRequest", "BinaryBroken", "BuildFailed", "CRDNotEstablished",
+    "APIError", "AlreadyExists", "AuditLogOff", "BadRequest", "BinaryBroken", "BuildFailed", "CRDNotEstablished",
     "CacheNotSynced", "ConditionTimeout", "ConfigError", "Conflict", "ContextNotFound", "CredentialsUnreadable",
-    "EtcdRequestFailed", "ExecPluginFailed", "FIFOClosed", "Forbidden", "Gone", "InternalError", "Invalid",
+    "EtcdFailed", "ExecPluginFailed", "FIFOClosed", "Forbidden", "Gone", "InternalError", "Invalid",
     "K8sLabError", "KubeconfigInvalid", "KubeconfigNotFound", "LabError", "LabNotRunning",
     "LeaseNotRenewed", "NotFound", "NotInCluster", "PortInUse", "ResourceNotOwned",
     "ServerUnreachable", "StartupFailed", "TooManyRequests", "ToolchainMissing", "Unauthorized",
@@ -117,8 +118,12 @@ class StartupFailed(LabError):
         self.log = log
 
 
-class EtcdRequestFailed(LabError):
-    """etcd answered a maintenance request (a compaction) with an error."""
+class EtcdFailed(LabError):
+    """The lab's etcd answered (a revision, a compaction) with an error."""
+
+
+class AuditLogOff(LabError):
+    """The audit log was asked for (`up(audit=True)`, `audit_log()`), and the lab runs without it."""
 
 
 # -- kubeconfig / rest config --------------------------------------------------

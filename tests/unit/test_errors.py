@@ -79,7 +79,6 @@ BRANCHES = {"K8sLabError", "LabError", "ConfigError", "APIError"}  # raised only
 # Root or branch classes still raised (or the root caught) in other wings, each to be replaced by
 # the leaf the tree names; the scan fails on any site beyond these. Empty it as they are fixed.
 PENDING = {
-    ("lab/lab.py", "raise LabError"): 1,  # -> EtcdRequestFailed
 }
 
 
