@@ -124,7 +124,9 @@ def _href(file: str | None, line: int) -> str | None:
     return Path(os.path.relpath(Path(file).resolve(), here)).as_posix() + f"#line={line - 1}"
 
 
-def _select(file: str | None, lines: list[str], first: int, start: str | None, end: str | None, where: str) -> tuple[int, int]:
+def _select(
+    file: str | None, lines: list[str], first: int, start: str | None, end: str | None, where: str
+) -> tuple[int, int]:
     """0-based first and last line (within `lines`) of the part the anchors name."""
     tree = _parse(file)
     last = len(lines) - 1

@@ -128,7 +128,8 @@ def _header(content: str) -> str:
 def _go_html(part: GoPart, missing: str) -> str:
     name = html.escape(part.ref.name or part.ref.file)
     where = f"{part.ref.file}:{part.decl.doc_line}" if part.decl else part.ref.file
-    head = f'{html.escape(part.title)} · <a href="{html.escape(part.url)}">{html.escape(where)}</a> · <code>{name}</code>'
+    link = f'<a href="{html.escape(part.url)}">{html.escape(where)}</a>'
+    head = f"{html.escape(part.title)} · {link} · <code>{name}</code>"
     if part.decl is not None and part.show:
         return _header(head) + _highlight(part.decl.text, "go", part.decl.doc_line)
     note = html.escape(missing) if part.decl is None and missing else "the Go source is shown when this notebook runs"

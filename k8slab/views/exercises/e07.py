@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from k8slab.cache import DeletedFinalStateUnknown, DeltaFIFO, new_store, process_deltas
-from k8slab.views.exercises.framework import Exercise, Mismatch, Run, expect, register
+from k8slab.views.exercises.framework import Exercise, Mismatch, Run, define, expect
 
 __all__: list[str] = []
 
@@ -57,26 +57,19 @@ def _relisted(fifo: DeltaFIFO) -> None:
 
 
 _predict(
-    register(Exercise("07.1", "add(a), delete(a), delete(a)", answer="a list of delta types", callable_answer=False)),
+    define("07.1", "add(a), delete(a), delete(a)", answer="a list of delta types", callable_answer=False),
     _twice,
     "two Deleted in a row are the only deltas a DeltaFIFO merges (dedupDeltas / isDeletionDup in delta_fifo.go)",
 )
 _predict(
-    register(
-        Exercise("07.2", 'add(a), replace([], "9")', answer="a list of delta types", callable_answer=False)
-    ),
+    define("07.2", 'add(a), replace([], "9")', answer="a list of delta types", callable_answer=False),
     _relisted,
     "a relist that misses a key queues a tombstone for it, whether the consumer knows it or it is only queued",
 )
 
 
-key_func = register(
-    Exercise(
-        "07.3",
-        "a key function that survives tombstones",
-        answer='a function key(obj) -> str: "namespace/name", "name", or a tombstone\'s key',
-    )
-)
+key_func = define("07.3", "a key function that survives tombstones",
+                  answer='a function key(obj) -> str: "namespace/name", "name", or a tombstone\'s key')
 
 
 @key_func.scenario("a namespaced object's key is namespace/name")
@@ -99,8 +92,8 @@ def _tombstones(answer: Any, run: Run) -> None:
         try:
             got = answer(tombstone)
         except Exception as exc:
-            raise Mismatch(f"{what} = {tombstone.key!r}", f"{type(exc).__name__}: {exc}",
-                           "a DeletedFinalStateUnknown is not a dict: return its .key (its .obj may be stale, or None)") from None
+            hint = "a DeletedFinalStateUnknown is not a dict: return its .key (its .obj may be stale, or None)"
+            raise Mismatch(f"{what} = {tombstone.key!r}", f"{type(exc).__name__}: {exc}", hint) from None
         expect(what, got, tombstone.key, hint="return the tombstone's .key")
 
 

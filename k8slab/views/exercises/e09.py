@@ -21,7 +21,7 @@ import time
 from typing import Any, Callable
 
 from k8slab._clock import FakeClock
-from k8slab.views.exercises.framework import Exercise, Mismatch, Run, expect, register
+from k8slab.views.exercises.framework import Mismatch, Run, define, expect
 from k8slab.workqueue import (
     ItemExponentialFailureRateLimiter,
     RateLimitingQueue,
@@ -96,13 +96,8 @@ def _fail(key: str) -> None:
     raise RuntimeError("the Deployment is not ready yet")
 
 
-worker = register(
-    Exercise(
-        "09.2",
-        "a worker step that calls done always, forget on success, add_rate_limited on failure",
-        answer="a function process_next_work_item(queue, reconcile) -> bool",
-    )
-)
+worker = define("09.2", "a worker step that calls done always, forget on success, add_rate_limited on failure",
+                answer="a function process_next_work_item(queue, reconcile) -> bool")
 
 
 @worker.scenario("a key that reconciles is done, forgotten, not requeued, and the step returns True")
@@ -183,13 +178,8 @@ def _wait_for_key(q: _Recorder, delay: float) -> None:
         time.sleep(0.002)
 
 
-limiter = register(
-    Exercise(
-        "09.3",
-        "a per-item exponential rate limiter: base_delay × 2^failures, at most max_delay",
-        answer="a class ExponentialLimiter(base_delay, max_delay) with when, forget and num_requeues",
-    )
-)
+limiter = define("09.3", "a per-item exponential rate limiter: base_delay × 2^failures, at most max_delay",
+                 answer="a class ExponentialLimiter(base_delay, max_delay) with when, forget and num_requeues")
 
 
 def _whens(lim: Any, key: str, n: int) -> list[float]:
@@ -200,8 +190,8 @@ def _expect_delays(what: str, got: list[float], base: float, cap: float) -> None
     reference = ItemExponentialFailureRateLimiter(base, cap)
     want = _whens(reference, "k", len(got))
     if len(got) != len(want) or not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(got, want)):
-        raise Mismatch(f"{what} = {want}", f"{what} = {got}",
-                       "the first failure waits base_delay (2^0), each next one twice as long, never more than max_delay")
+        hint = "the first failure waits base_delay (2^0), each next one twice as long, never more than max_delay"
+        raise Mismatch(f"{what} = {want}", f"{what} = {got}", hint)
 
 
 @limiter.scenario("one key failing four times waits 5, 10, 20, 40 ms")
@@ -245,14 +235,8 @@ def _overflow(answer: Any, run: Run) -> None:
     expect("when('k') on the 1100th failure", float(last), 1000.0)
 
 
-minute = register(
-    Exercise(
-        "09.4",
-        "the first failure in a row of one key to wait a minute or more (default controller limiter)",
-        answer="a number: the n-th failure",
-        callable_answer=False,
-    )
-)
+minute = define("09.4", "the first failure in a row of one key to wait a minute or more (default controller limiter)",
+                answer="a number: the n-th failure", callable_answer=False)
 
 
 @minute.scenario("the n-th failure in a row is the first whose delay is at least 60 s")
@@ -266,6 +250,9 @@ def _minute(answer: Any, run: Run) -> None:
         if not 1 <= answer <= len(delays):
             raise Mismatch("the first failure whose delay is at least 60 s", f"{answer}: no such failure")
         said = f"failure {answer} waits {delays[answer - 1]:g} s"
-        said += ", less than a minute" if delays[answer - 1] < 60 else f", but failure {answer - 1} already waits {delays[answer - 2]:g} s"
+        if delays[answer - 1] < 60:
+            said += ", less than a minute"
+        else:
+            said += f", but failure {answer - 1} already waits {delays[answer - 2]:g} s"
         raise Mismatch("the first failure whose delay is at least 60 s", said,
                        "failure n waits 5 ms × 2^(n-1), at most 1000 s")

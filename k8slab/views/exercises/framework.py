@@ -5,7 +5,7 @@ its lesson (`e09.py` holds notebook 09's); each of its scenarios is a sentence
 and a function that drives the learner's answer through one situation that
 matters and raises `Mismatch(expected, got)` when the answer behaves wrongly:
 
-    worker = register(Exercise("09.2", "a worker step ...", answer="a function f(queue, reconcile) -> bool"))
+    worker = define("09.2", "a worker step ...", answer="a function f(queue, reconcile) -> bool")
 
     @worker.scenario("a key whose reconcile fails is rate-limited, then done")
     def _(answer, run):
@@ -41,6 +41,7 @@ __all__ = [
     "Result",
     "Run",
     "ScenarioResult",
+    "define",
     "exercise",
     "exercise_ids",
     "expect",
@@ -128,10 +129,11 @@ class Result:
 
     exercise: Exercise
     scenarios: tuple[ScenarioResult, ...]
+    refused: str = ""  # the answer was not even of the kind asked for: what it was
 
     @property
     def passed(self) -> bool:
-        return all(s.passed for s in self.scenarios)
+        return not self.refused and all(s.passed for s in self.scenarios)
 
     @property
     def failures(self) -> tuple[ScenarioResult, ...]:
@@ -143,8 +145,8 @@ class Result:
             return f"✔ {ex.id} passed, {n} of {n} scenarios: {ex.title}"
         if any(s.unanswered for s in self.scenarios):
             return f"… {ex.id} not answered yet: write {ex.answer}, then run the check again"
-        if not self.scenarios:  # the answer was refused before any scenario ran
-            return f"✘ {ex.id}: {self.failures_text()}"
+        if self.refused:
+            return f"✘ {ex.id}: expected {ex.answer}; got {self.refused}"
         lines = [f"✘ {ex.id} failed {len(self.failures)} of {n} scenarios: {ex.title}"]
         for s in self.scenarios:
             lines.append(f"  {'✔' if s.passed else '✘'} {s.name}")
@@ -154,9 +156,6 @@ class Result:
                 if s.hint:
                     lines.append(f"      hint:     {s.hint}")
         return "\n".join(lines)
-
-    def failures_text(self) -> str:
-        return "; ".join(f"expected {s.expected}, got {s.got}" for s in self.failures)
 
     def __str__(self) -> str:
         return self.report()
@@ -171,6 +170,11 @@ def register(ex: Exercise) -> Exercise:
         raise UsageError(f"exercise {ex.id!r} is registered twice")
     _REGISTRY[ex.id] = ex
     return ex
+
+
+def define(exercise_id: str, title: str, *, answer: str, **options: Any) -> Exercise:
+    """Create and register an exercise; add its scenarios with `@ex.scenario(...)`."""
+    return register(Exercise(exercise_id, title, answer, **options))
 
 
 def exercise_ids() -> list[str]:
@@ -199,8 +203,7 @@ def run_exercise(ex: Exercise, answer: Any, context: dict[str, Any]) -> Result:
         args = ", ".join(f"{name}={name}" for name in missing)
         raise UsageError(f"exercise {ex.id} runs against the lab: pass {args} (check({ex.id!r}, answer, {args}))")
     if ex.callable_answer and not callable(answer):
-        refused = ScenarioResult("the answer", False, ex.answer, f"{type(answer).__name__} {answer!r:.60}")
-        return Result(ex, (refused,))
+        return Result(ex, (), refused=f"{type(answer).__name__} {answer!r:.60}")
     return Result(ex, tuple(_run_scenario(ex, s, answer, context) for s in ex.scenarios))
 
 
