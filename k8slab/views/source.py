@@ -136,7 +136,11 @@ def _go_html(part: GoPart, missing: str) -> str:
     return _header(head) + f'<div style="font-size:85%;opacity:0.75">({note})</div>'
 
 
-_PRE = "margin:0;padding:6px;font-size:85%;line-height:125%;tab-size:4;background:transparent"
+# JupyterLab's output area wraps <pre> lines; code and its line numbers must not wrap (the box scrolls).
+_PRE = (
+    "margin:0;padding:6px;font-size:85%;line-height:125%;tab-size:4;background:transparent;"
+    "white-space:pre;word-break:normal;overflow-wrap:normal"
+)
 
 
 def _highlight(code: str, language: str, first_line: int) -> str:
@@ -151,8 +155,8 @@ def _highlight(code: str, language: str, first_line: int) -> str:
     numbers = "\n".join(str(n) for n in range(first_line, first_line + code.count("\n") + 1))
     return (
         '<div style="display:flex;overflow-x:auto;background:#f8f8f8;color:#000">'
-        f'<pre style="{_PRE};text-align:right;opacity:0.45;user-select:none">{numbers}</pre>'
-        f'<pre style="{_PRE}">{spans}</pre></div>'
+        f'<pre style="{_PRE};flex:none;text-align:right;opacity:0.45;user-select:none">{numbers}</pre>'
+        f'<pre style="{_PRE};flex:none">{spans}</pre></div>'
     )
 
 
