@@ -39,11 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from k8slab import errors  # noqa: E402
 from k8slab.cache import ResourceEventHandlerFuncs, SharedInformerFactory  # noqa: E402
-from k8slab.cache.listwatch import lister_watcher_for  # noqa: E402
+from k8slab.chain.listwatch import lister_watcher_for  # noqa: E402
 from k8slab.lab import Lab  # noqa: E402
+from k8slab.meta import get_controller_of  # noqa: E402
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo  # noqa: E402
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE  # noqa: E402
-from k8slab.samplecontroller.meta import get_controller_of  # noqa: E402
 from k8slab.samplecontroller.rbac import install_rbac  # noqa: E402
 
 NODES = 12  # 110 Pods each: room for 1,000 one-replica Foos and the rest

@@ -47,7 +47,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from k8slab.cache import SharedIndexInformer  # noqa: E402
-from k8slab.cache.listwatch import ListWatch  # noqa: E402
+from k8slab.chain.listwatch import ListWatch  # noqa: E402
 from k8slab.lab import Lab  # noqa: E402
 
 NAMESPACE = "bench-informer"

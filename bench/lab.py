@@ -2,6 +2,7 @@
 
     python bench/lab.py                 # warm starts (both profiles), Deployment, RSS
     python bench/lab.py --cold          # also a cold build into an empty cache (10-20 min)
+    python bench/lab.py --audit-cost    # only: start time and request latency with and without the audit log
 
 Figures are printed, with each target and, for start-up, a baseline measured
 side by side in the same run: the same binaries with the same flags started
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from k8slab.lab import Lab  # noqa: E402
 from k8slab.lab import components as comp  # noqa: E402
+from k8slab.lab import processes  # noqa: E402
 from k8slab.lab.build import resolve_binaries  # noqa: E402
 
 TARGETS = {"minimal": 10.0, "cluster": 20.0}
@@ -53,26 +55,27 @@ def k8slab_start(profile: str, root: Path, i: int) -> tuple[float, Lab]:
 
 
 def floor_start(profile: str, root: Path, i: int) -> float:
-    """The same processes and flags, started by a bare loop; certificates made beforehand."""
+    """The same processes, flags and hooks, started by a bare loop; certificates made beforehand."""
     lab = Lab(f"floor-{profile}-{i}", profile=profile, state_dir=root / f"floor-{profile}-{i}", progress=None)
-    binaries = resolve_binaries([comp.COMPONENTS[c].binary_name for c in lab.components], progress=None)
+    binaries = resolve_binaries(comp.binaries_for(profile), progress=None)
     lab._fresh_state_dir()  # PKI and ports: not timed
-    if profile == "cluster":
-        from k8slab.lab.cluster import prepare_kwok
-        prepare_kwok(lab)
-    procs = []
+    layout = lab.layout
     start = time.monotonic()
     try:
         for name in lab.components:
             spec = comp.COMPONENTS[name]
-            proc = comp.spawn(binaries[spec.binary_name], spec.args(lab), lab.log_path(name))
-            procs.append(proc)
+            if spec.before_start:
+                spec.before_start(layout)
+            proc = processes.spawn(comp.program(spec, binaries), spec.args(layout), layout.log(name),
+                                   spec.env(layout) if spec.env else None)
             lab._state["processes"][name] = {"pid": proc.pid, "create_time": proc.create_time()}
-            while not spec.ready(lab):
+            while not spec.ready(layout):
                 time.sleep(0.02)
-        if profile == "cluster":
-            from k8slab.lab.cluster import finish_cluster
-            finish_cluster(lab)
+            if spec.after_ready:
+                spec.after_ready(layout)
+        waits = [comp.COMPONENTS[n].settled for n in lab.components if comp.COMPONENTS[n].settled]
+        while not all(settled(layout)[0] for settled in waits):
+            time.sleep(0.02)
         return time.monotonic() - start
     finally:
         lab._save_state()
@@ -121,13 +124,76 @@ def deployment_and_memory(root: Path, replicas: int) -> None:
         lab.down()
 
 
+def request_latencies(lab: Lab, gets: int, creates: int) -> tuple[list[float], list[float]]:
+    """Milliseconds per GET of one ConfigMap and per create, over one kept-alive TLS connection."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPSConnection("127.0.0.1", lab.port("kube-apiserver", "secure"),
+                                       context=lab.admin_ssl_context(), timeout=30)
+    path = "/api/v1/namespaces/default/configmaps"
+    headers = {"Content-Type": "application/json", "User-Agent": "k8slab-bench/audit"}
+
+    def timed(method: str, url: str, body: dict | None = None) -> float:
+        start = time.perf_counter()
+        conn.request(method, url, body=json.dumps(body) if body else None, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status in (200, 201), (method, url, resp.status)
+        return (time.perf_counter() - start) * 1000
+
+    timed("POST", path, {"metadata": {"name": "probe"}, "data": {"k": "v"}})
+    get_ms = [timed("GET", f"{path}/probe") for _ in range(gets)]
+    create_ms = [timed("POST", path, {"metadata": {"name": f"cm-{i}"}, "data": {"k": "v"}}) for i in range(creates)]
+    conn.close()
+    return get_ms, create_ms
+
+
+def audit_cost(root: Path, runs: int, gets: int = 300, creates: int = 100) -> None:
+    """Minimal labs with and without the audit log, alternated: start-to-ready, then request latency."""
+    results: dict[bool, dict[str, list[float]]] = {a: {"start": [], "get": [], "create": []} for a in (False, True)}
+    for i in range(runs):
+        for audit in (False, True):
+            lab = Lab(f"bench-audit-{i}-{int(audit)}", profile="minimal", state_dir=root / f"audit-{i}-{int(audit)}",
+                      progress=None, audit=audit)
+            start = time.monotonic()
+            lab.up()
+            results[audit]["start"].append(time.monotonic() - start)
+            try:
+                get_ms, create_ms = request_latencies(lab, gets, creates)
+                results[audit]["get"] += get_ms
+                results[audit]["create"] += create_ms
+                if audit:
+                    size = sum(f.stat().st_size for f in (lab.dir / "audit").glob("audit*.log"))
+                    events = len(lab.audit_log(stage=None))
+                    print(f"  run {i + 1}: audit log {size / 1024:.0f} KiB, {events} events ({size / events:.0f} B each)")
+            finally:
+                lab.down()
+
+    def pct(xs: list[float], q: float) -> float:
+        return statistics.quantiles(xs, n=100)[int(q) - 1]
+
+    for audit in (False, True):
+        r = results[audit]
+        print(f"audit {'on ' if audit else 'off'}: start median {fmt(statistics.median(r['start']))} "
+              f"(runs: {', '.join(f'{x:.2f}' for x in r['start'])}); "
+              f"GET p50 {pct(r['get'], 50):.2f} ms p95 {pct(r['get'], 95):.2f} ms; "
+              f"create p50 {pct(r['create'], 50):.2f} ms p95 {pct(r['create'], 95):.2f} ms "
+              f"({len(r['get'])} GETs, {len(r['create'])} creates)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cold", action="store_true", help="also time a cold build (10-20 minutes)")
     p.add_argument("--starts", type=int, default=5)
     p.add_argument("--replicas", type=int, default=100)
     p.add_argument("--profile", choices=["minimal", "cluster", "both"], default="both")
+    p.add_argument("--audit-cost", action="store_true", help="only measure what the audit log costs")
     args = p.parse_args()
+    if args.audit_cost:
+        with tempfile.TemporaryDirectory(prefix="k8slab-bench-") as tmp:
+            audit_cost(Path(tmp), args.starts)
+        return
     if args.cold:
         cold_build()
     with tempfile.TemporaryDirectory(prefix="k8slab-bench-") as tmp:

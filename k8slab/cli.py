@@ -1,10 +1,11 @@
 """The `k8slab` command: the lab from a shell.
 
-    k8slab up [--profile cluster|minimal] [--nodes N] [--port P] [--bin-dir DIR]
+    k8slab up [--profile cluster|minimal] [--nodes N] [--port P] [--bin-dir DIR] [--audit]
     k8slab down | status | kubeconfig | env
     k8slab logs COMPONENT [--tail N]
     k8slab user NAME [--group G ...]
     k8slab build [--profile P]          build (or find) the binaries, start nothing
+    k8slab setup                        the binaries built, JupyterLab quiet (Binder's postBuild)
     k8slab course [--headless]          the lab plus JupyterLab serving the course
     k8slab test [PYTEST ARGS]           every test and notebook, as CI runs them (options go to pytest)
 
@@ -75,6 +76,7 @@ def _parser() -> _Parser:
     up.add_argument("--port", type=_port, default=None, help="kube-apiserver's port (default: a free one)")
     up.add_argument("--bin-dir", default=None, help="use the binaries in this directory instead of building them")
     up.add_argument("--timeout", type=_positive_int("--timeout"), default=120, help="seconds each component may take to become ready")
+    up.add_argument("--audit", action="store_true", help="record the API server's audit log (request metadata) in the lab's state directory")
     add("down", "stop the lab and delete its state")
     add("status", "components, pids, ports, uptime, memory")
     add("kubeconfig", "print the admin kubeconfig's path")
@@ -85,6 +87,7 @@ def _parser() -> _Parser:
     user = add("user", "write a kubeconfig for another user (client certificate), print its path")
     user.add_argument("name")
     user.add_argument("--group", action="append", default=[], help="a group (certificate O); repeat for more")
+    add("setup", "everything the course needs before it opens: the binaries built, JupyterLab's news prompt off")
     build = add("build", "build or find the lab's binaries; start nothing")
     build.add_argument("--profile", default="cluster")
     build.add_argument("--bin-dir", default=None)
@@ -142,8 +145,17 @@ def _run(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "up":
         lab = Lab(args.lab, profile=args.profile, nodes=args.nodes, apiserver_port=args.port,
-                  bin_dir=args.bin_dir, start_timeout=float(args.timeout))
+                  bin_dir=args.bin_dir, start_timeout=float(args.timeout), audit=args.audit)
         lab.up()
+        return 0
+    if cmd == "setup":  # Binder's postBuild, a dev container's postCreateCommand
+        from .course import quiet_jupyterlab
+        from .lab.build import resolve_binaries
+        from .lab.components import binaries_for
+
+        resolve_binaries(binaries_for("cluster", kubectl=True))
+        quiet_jupyterlab()
+        print("k8slab: set up: the lab's binaries are built and JupyterLab will not ask about news")
         return 0
     if cmd == "build":
         from .lab.build import resolve_binaries

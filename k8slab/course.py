@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import LabNotRunning, UsageError
 
-__all__ = ["REPO", "run_course", "run_tests"]
+__all__ = ["REPO", "quiet_jupyterlab", "run_course", "run_tests"]
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -196,7 +196,7 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
             later = threading.Thread(target=_start_lab_after, args=(builder, connect, lab_name),
                                      name="k8slab-course-lab", daemon=True)
             later.start()
-        _quiet_jupyterlab()
+        quiet_jupyterlab()
         cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}", "--no-browser",
                "--ServerApp.ip=127.0.0.1"]
         if port:
@@ -255,7 +255,7 @@ def _start_lab_after(builder: subprocess.Popen, connect, lab_name: str) -> None:
         print(f"k8slab: error: the lab did not start: {exc}", file=sys.stderr)
 
 
-def _quiet_jupyterlab() -> None:
+def quiet_jupyterlab() -> None:
     """No "would you like to receive official Jupyter news?" over the first notebook (overrides.json)."""
     import json
 

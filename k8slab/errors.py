@@ -2,7 +2,9 @@
 
 A k8slab error says what was wrong, where, and what to do about it. It never
 carries tokens, keys or certificate data: messages name files and fields, never
-their secret contents.
+their secret contents. Only leaves are raised; a branch (`K8sLabError`,
+`LabError`, `ConfigError`) is for catching a whole family, and only the CLI
+catches the root, to print any k8slab error.
 
     K8sLabError
     ├── UsageError               a bad argument or option (CLI or Python API)
@@ -12,30 +14,43 @@ their secret contents.
     │   ├── BinaryBroken         a cached or supplied binary does not run
     │   ├── PortInUse            a port the lab wants is taken
     │   ├── LabNotRunning        `down`, `status`, ... with no lab
-    │   └── StartupFailed        a component did not become ready (names its log)
+    │   ├── StartupFailed        a component did not become ready (names its log)
+    │   ├── EtcdFailed           the lab's etcd answered a request with an error
+    │   └── AuditLogOff          the lab runs without the audit log that was asked for
     ├── ConfigError              kubeconfig and rest config
     │   ├── KubeconfigNotFound
     │   ├── KubeconfigInvalid    not YAML, or not a kubeconfig
     │   ├── ContextNotFound      unknown context, or a context naming a missing user/cluster
+    │   ├── NotInCluster         in-cluster config outside a Pod (rest.ErrNotInCluster)
+    │   ├── CredentialsUnreadable  a token, certificate or key file the config names
     │   └── ExecPluginFailed     an exec credential plugin is missing, fails, or answers nonsense
     ├── ServerUnreachable        connection refused, DNS, TLS handshake failures
     ├── ConditionTimeout         something waited for (a namespace ready, a CRD served) did not happen in time
-    └── APIError                 the API server answered with a failure Status
-        ├── BadRequest           400
-        ├── Unauthorized         401
-        ├── Forbidden            403
-        ├── NotFound             404 (listers raise it too)
-        ├── AlreadyExists        409, reason AlreadyExists
-        ├── Conflict             409, a stale resourceVersion
-        ├── Gone                 410, resource version too old (Expired)
-        ├── Invalid              422
-        └── TooManyRequests      429
+    ├── APIError                 the API server answered with a failure Status; an
+    │   │                        unlisted code (503, 504, ...) stays APIError itself
+    │   ├── BadRequest           400
+    │   ├── Unauthorized         401
+    │   ├── Forbidden            403
+    │   ├── NotFound             404 (listers raise it too)
+    │   ├── Conflict             409, a stale resourceVersion
+    │   │   └── AlreadyExists    409, reason AlreadyExists
+    │   ├── Gone                 410, resource version too old (Expired)
+    │   ├── Invalid              422
+    │   ├── TooManyRequests      429
+    │   └── InternalError        500 (also an undecodable watch line)
+    ├── VeryShortWatch           a watch closed within a second with no event: the reflector relists
+    ├── FIFOClosed               `pop` on a closed, empty queue: the informer's loop ends
+    ├── CacheNotSynced           informer caches did not sync before a stop or a timeout
+    ├── CRDNotEstablished        a CustomResourceDefinition the server does not serve in time
+    ├── ResourceNotOwned         an object of that name exists, controlled by someone else
+    └── LeaseNotRenewed          a leader that has not renewed for longer than it may
 
 `APIError.from_status(code, status_dict)` picks the right class, as client-go's
 `k8s.io/apimachinery/pkg/api/errors` does with `IsNotFound`, `IsConflict`, ...;
 `new_not_found(resource, name)`, `new_conflict(...)`, ... build the error (and
 its `Status` body, `new_status`) the API server would answer, as that package's
 `NewNotFound`, `NewConflict`, ... do: the fakes and the listers use them.
+`Requeue` (cache/delta_fifo.py) is no error: it is control flow, and not in the tree.
 """
 
 from __future__ import annotations
@@ -43,39 +58,14 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "APIError",
-    "AlreadyExists",
-    "BadRequest",
-    "BinaryBroken",
-    "BuildFailed",
-    "ConditionTimeout",
-    "ConfigError",
-    "Conflict",
-    "ContextNotFound",
-    "ExecPluginFailed",
-    "Forbidden",
-    "Gone",
-    "Invalid",
-    "K8sLabError",
-    "KubeconfigInvalid",
-    "KubeconfigNotFound",
-    "LabError",
-    "LabNotRunning",
-    "NotFound",
-    "PortInUse",
-    "ServerUnreachable",
-    "StartupFailed",
-    "TooManyRequests",
-    "ToolchainMissing",
-    "Unauthorized",
-    "UsageError",
-    "new_already_exists",
-    "new_conflict",
-    "new_internal_error",
-    "new_not_found",
-    "new_resource_expired",
-    "new_status",
-    "new_too_many_requests",
+    "APIError", "AlreadyExists", "AuditLogOff", "BadRequest", "BinaryBroken", "BuildFailed", "CRDNotEstablished",
+    "CacheNotSynced", "ConditionTimeout", "ConfigError", "Conflict", "ContextNotFound", "CredentialsUnreadable",
+    "EtcdFailed", "ExecPluginFailed", "FIFOClosed", "Forbidden", "Gone", "InternalError", "Invalid",
+    "K8sLabError", "KubeconfigInvalid", "KubeconfigNotFound", "LabError", "LabNotRunning",
+    "LeaseNotRenewed", "NotFound", "NotInCluster", "PortInUse", "ResourceNotOwned",
+    "ServerUnreachable", "StartupFailed", "TooManyRequests", "ToolchainMissing", "Unauthorized",
+    "UsageError", "VeryShortWatch", "new_already_exists", "new_conflict", "new_internal_error",
+    "new_not_found", "new_resource_expired", "new_status", "new_too_many_requests",
     "undecodable_watch_status",
 ]
 
@@ -128,6 +118,14 @@ class StartupFailed(LabError):
         self.log = log
 
 
+class EtcdFailed(LabError):
+    """The lab's etcd answered (a revision, a compaction) with an error."""
+
+
+class AuditLogOff(LabError):
+    """The audit log was asked for (`up(audit=True)`, `audit_log()`), and the lab runs without it."""
+
+
 # -- kubeconfig / rest config --------------------------------------------------
 
 
@@ -145,6 +143,14 @@ class KubeconfigInvalid(ConfigError):
 
 class ContextNotFound(ConfigError):
     """An unknown context, or one that names a user or cluster that is not defined."""
+
+
+class NotInCluster(ConfigError):
+    """In-cluster config asked for outside a Pod (client-go's `rest.ErrNotInCluster`)."""
+
+
+class CredentialsUnreadable(ConfigError):
+    """A token, certificate or key file that the configuration names cannot be read."""
 
 
 class ExecPluginFailed(ConfigError):
@@ -252,9 +258,9 @@ def new_too_many_requests(message: str, retry_after_seconds: int = 0) -> "TooMan
     return _error(429, "TooManyRequests", message, {"retryAfterSeconds": retry_after_seconds})  # type: ignore[return-value]
 
 
-def new_internal_error(why: str) -> "APIError":
+def new_internal_error(why: str) -> "InternalError":
     """`NewInternalError`: 500 with reason InternalError."""
-    return _error(500, "InternalError", f"Internal error occurred: {why}", {"causes": [{"message": why}]})
+    return _error(500, "InternalError", f"Internal error occurred: {why}", {"causes": [{"message": why}]})  # type: ignore[return-value]
 
 
 def undecodable_watch_status(why: str) -> dict[str, Any]:
@@ -265,40 +271,44 @@ def undecodable_watch_status(why: str) -> dict[str, Any]:
     return new_status(500, "InternalError", f"unable to decode an event from the watch stream: {why}")
 
 
-class BadRequest(APIError):
-    code = 400
+# One class per failure a caller tells apart (apimachinery's IsBadRequest, IsNotFound, ...), by code.
+class BadRequest(APIError): code = 400
+class Unauthorized(APIError): code = 401
+class Forbidden(APIError): code = 403
+class NotFound(APIError): code = 404
+class Conflict(APIError): code = 409
+class AlreadyExists(Conflict): code = 409
+class Gone(APIError): code = 410
+class Invalid(APIError): code = 422
+class TooManyRequests(APIError): code = 429
+class InternalError(APIError): code = 500
 
 
-class Unauthorized(APIError):
-    code = 401
+# -- the cache, the controller, leader election -------------------------------
 
 
-class Forbidden(APIError):
-    code = 403
+class VeryShortWatch(K8sLabError):
+    """A watch that closed within a second with no event; the reflector treats it as a failure."""
 
 
-class NotFound(APIError):
-    code = 404
+class FIFOClosed(K8sLabError):
+    """`pop` on a closed, empty queue (client-go's ErrFIFOClosed)."""
 
 
-class Conflict(APIError):
-    code = 409
+class CacheNotSynced(K8sLabError):
+    """Informer caches did not sync before a stop or a timeout."""
 
 
-class AlreadyExists(Conflict):
-    code = 409
+class CRDNotEstablished(K8sLabError):
+    """A CustomResourceDefinition that the API server does not serve in time."""
 
 
-class Gone(APIError):
-    code = 410
+class ResourceNotOwned(K8sLabError):
+    """An object of the name a controller wants exists, controlled by someone else."""
 
 
-class Invalid(APIError):
-    code = 422
-
-
-class TooManyRequests(APIError):
-    code = 429
+class LeaseNotRenewed(K8sLabError):
+    """A leader that has failed to renew its lease for longer than it may (a health check)."""
 
 
 _BY_CODE: dict[int, type[APIError]] = {
@@ -310,6 +320,7 @@ _BY_CODE: dict[int, type[APIError]] = {
     410: Gone,
     422: Invalid,
     429: TooManyRequests,
+    500: InternalError,
 }
 
 _HINTS: dict[type[APIError], str] = {

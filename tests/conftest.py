@@ -25,6 +25,7 @@ import threading
 import pytest
 
 from k8slab.pytest_plugin import namespace_name
+from tests._threads import leaked_threads
 
 PROFILE = os.environ.get("K8SLAB_TEST_PROFILE", "cluster")
 _DISRUPTIVE_LABS = {"minimal": "dm", "cluster": "dc"}  # profile -> lab name suffix
@@ -82,11 +83,8 @@ def namespace(lab, api_client, request):
 
 @pytest.fixture(autouse=True)
 def _no_leaked_threads():
-    """Fail a test that leaves non-daemon threads running behind it."""
+    """Fail a test that leaves a `k8slab-` thread (daemon or not) or a non-daemon thread running."""
     before = set(threading.enumerate())
     yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
-    for t in leaked:
-        t.join(timeout=5)
-    leaked = [t.name for t in leaked if t.is_alive()]
+    leaked = leaked_threads(before)
     assert not leaked, f"test left threads running: {leaked}"

@@ -7,8 +7,7 @@ One module per client-go file (v0.32):
     store.py              store.go               Store / Indexer, key functions, deep_copy
     delta_fifo.py         delta_fifo.go          the queue of per-object deltas
     real_fifo.py          the_real_fifo.go       every delta in arrival order (1.33+ InOrderInformers)
-    listwatch_types.py    listwatch.go           the ListerWatcher / Watch protocols (the HTTP seam)
-    listwatch.py          listwatch.go           ListWatch: that seam over the chain's RESTClient
+    listwatch_types.py    listwatch.go           the ListerWatcher protocol (the HTTP seam)
     pager.py              tools/pager            listing page by page
     reflector.py          reflector.go           list, then watch, with client-go's RV rules
     controller.py         controller.go          the pop loop, process_deltas, handler types
@@ -16,93 +15,44 @@ One module per client-go file (v0.32):
     processor.py          shared_informer.go     a buffered listener and thread per handler
     listers.py            listers.go             namespace-aware reads, label selectors
     factory.py            informers/factory.go   one informer per resource
-    _wait.py              apimachinery wait      backoff and interruptible sleeps
+    _wait.py              apimachinery wait      the reflector's exponential backoff
     testing/              testing/               FakeSource, an in-memory list/watch source
 
-The reflector knows no HTTP: it calls a `ListerWatcher` (see listwatch_types.py);
-`ListWatch.for_resource(lab, "pods")` is the one that talks to a server.
+The cache knows no HTTP: the reflector calls a `ListerWatcher` (listwatch_types.py)
+and reads a `k8slab.watch.Watch`; `k8slab.chain.listwatch.ListWatch.for_resource(lab,
+"pods")` is the one that talks to a server, `testing.FakeSource` one in memory.
 Objects are plain dicts shared by everyone reading the cache: deep-copy
 before changing one.
 """
 
 from k8slab.cache.controller import (
-    Config,
-    Controller,
-    FilteringResourceEventHandler,
-    ResourceEventHandler,
-    ResourceEventHandlerFuncs,
-    new_informer,
-    process_deltas,
+    Config, Controller, FilteringResourceEventHandler, ResourceEventHandler,
+    ResourceEventHandlerFuncs, new_informer, process_deltas,
 )
 from k8slab.cache.delta_fifo import (
-    Delta,
-    DeletedFinalStateUnknown,
-    DeltaFIFO,
-    Deltas,
-    DeltaType,
-    FIFOClosed,
-    Requeue,
+    Delta, DeletedFinalStateUnknown, DeltaFIFO, Deltas, DeltaType, FIFOClosed, Requeue,
 )
 from k8slab.cache.factory import SharedInformerFactory
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listers import Lister, NamespaceLister, parse_selector
-from k8slab.cache.listwatch import ListWatch, lister_watcher_for
 from k8slab.cache.listwatch_types import ListerWatcher, Watch
 from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.shared_informer import (
-    ResourceEventHandlerRegistration,
-    SharedIndexInformer,
-    wait_for_cache_sync,
+    ResourceEventHandlerRegistration, SharedIndexInformer, wait_for_cache_sync,
 )
 from k8slab.cache.store import (
-    Indexer,
-    Store,
-    deep_copy,
-    deletion_handling_meta_namespace_key_func,
-    meta_namespace_key_func,
-    new_indexer,
-    new_store,
-    split_meta_namespace_key,
+    Indexer, Store, deep_copy, deletion_handling_meta_namespace_key_func, meta_namespace_key_func,
+    new_indexer, new_store, split_meta_namespace_key,
 )
 
 __all__ = [
-    "Config",
-    "Controller",
-    "DeletedFinalStateUnknown",
-    "Delta",
-    "DeltaFIFO",
-    "DeltaType",
-    "Deltas",
-    "FIFOClosed",
-    "FilteringResourceEventHandler",
-    "Indexer",
-    "Indexers",
-    "ListWatch",
-    "Lister",
-    "ListerWatcher",
-    "NAMESPACE_INDEX",
-    "NamespaceLister",
-    "RealFIFO",
-    "Reflector",
-    "Requeue",
-    "ResourceEventHandler",
-    "ResourceEventHandlerFuncs",
-    "ResourceEventHandlerRegistration",
-    "SharedIndexInformer",
-    "SharedInformerFactory",
-    "Store",
-    "Watch",
-    "deep_copy",
-    "deletion_handling_meta_namespace_key_func",
-    "lister_watcher_for",
-    "meta_namespace_index_func",
-    "meta_namespace_key_func",
-    "new_indexer",
-    "new_informer",
-    "new_store",
-    "parse_selector",
-    "process_deltas",
-    "split_meta_namespace_key",
-    "wait_for_cache_sync",
+    "Config", "Controller", "DeletedFinalStateUnknown", "Delta", "DeltaFIFO", "DeltaType", "Deltas",
+    "FIFOClosed", "FilteringResourceEventHandler", "Indexer", "Indexers", "Lister", "ListerWatcher",
+    "NAMESPACE_INDEX", "NamespaceLister", "RealFIFO", "Reflector", "Requeue",
+    "ResourceEventHandler", "ResourceEventHandlerFuncs", "ResourceEventHandlerRegistration",
+    "SharedIndexInformer", "SharedInformerFactory", "Store", "Watch", "deep_copy",
+    "deletion_handling_meta_namespace_key_func", "meta_namespace_index_func",
+    "meta_namespace_key_func", "new_indexer", "new_informer", "new_store", "parse_selector",
+    "process_deltas", "split_meta_namespace_key", "wait_for_cache_sync",
 ]

@@ -6,9 +6,8 @@ wait.go) that tools/cache uses.
 Kept: `ExponentialBackoff`, the manager behind the reflector's retries:
 each delay is the base duration plus up to `jitter` times itself (so
 0.8-1.6 s first), the base doubles up to the cap, and it starts over when no
-backoff was asked for during `reset_after` seconds; `sleep(clock, stop, s)`,
-an interruptible sleep on an injectable clock (`k8slab._clock.sleep_or_stop`,
-re-exported here).
+backoff was asked for during `reset_after` seconds. The interruptible sleep
+it is used with is `k8slab._clock.sleep_or_stop`, shared with leader election.
 Left out: timers as objects, `BackoffUntil`'s crash handling, Steps.
 """
 
@@ -18,9 +17,9 @@ import random
 import threading
 from typing import Callable
 
-from k8slab._clock import Clock, sleep_or_stop
+from k8slab._clock import Clock
 
-__all__ = ["ExponentialBackoff", "sleep"]
+__all__ = ["ExponentialBackoff"]
 
 
 class ExponentialBackoff:
@@ -54,7 +53,3 @@ class ExponentialBackoff:
             base = self._duration
             self._duration = min(base * self.factor, self.cap)
             return base + self._rand() * self.jitter * base if self.jitter > 0 else base
-
-
-# The interruptible sleep lives in k8slab._clock, shared with leaderelection.
-sleep = sleep_or_stop

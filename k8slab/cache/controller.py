@@ -31,13 +31,8 @@ from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_indexer
 
 __all__ = [
-    "Config",
-    "Controller",
-    "FilteringResourceEventHandler",
-    "ResourceEventHandler",
-    "ResourceEventHandlerFuncs",
-    "new_informer",
-    "process_deltas",
+    "Config", "Controller", "FilteringResourceEventHandler", "ResourceEventHandler",
+    "ResourceEventHandlerFuncs", "new_informer", "process_deltas",
 ]
 
 log = logging.getLogger(__name__)
@@ -155,7 +150,8 @@ class Controller:
             stop.wait()
             c.queue.close()
 
-        threading.Thread(target=close_on_stop, name="close queue on stop", daemon=True).start()
+        name = f"k8slab-fifo-closer[{c.object_description}]"
+        threading.Thread(target=close_on_stop, name=name, daemon=True).start()
         reflector = Reflector(
             c.lister_watcher,
             c.object_description,
@@ -171,7 +167,7 @@ class Controller:
         with self._lock:
             self._reflector = reflector
         thread = threading.Thread(
-            target=reflector.run, args=(stop,), name=reflector.name, daemon=True
+            target=reflector.run, args=(stop,), name=f"k8slab-{reflector.name}", daemon=True
         )
         thread.start()
         self._process_loop()

@@ -40,14 +40,8 @@ from k8slab import errors
 from k8slab.cache.store import KeyFunc, meta_namespace_key_func
 
 __all__ = [
-    "Delta",
-    "DeletedFinalStateUnknown",
-    "DeltaFIFO",
-    "DeltaType",
-    "Deltas",
-    "FIFOClosed",
-    "KeyListerGetter",
-    "Requeue",
+    "Delta", "DeletedFinalStateUnknown", "DeltaFIFO", "DeltaType", "Deltas", "FIFOClosed",
+    "KeyListerGetter", "Requeue",
 ]
 
 
@@ -87,15 +81,15 @@ class DeletedFinalStateUnknown:
     obj: Any
 
 
-class FIFOClosed(errors.K8sLabError):
-    """`pop` on a closed, empty queue (client-go's ErrFIFOClosed)."""
+FIFOClosed = errors.FIFOClosed  # `pop` on a closed, empty queue (client-go's ErrFIFOClosed)
 
 
-class Requeue(errors.K8sLabError):
+class Requeue(Exception):
     """Raise from a pop process function to put the item back (client-go's ErrRequeue).
 
-    `pop` re-adds the deltas (unless the key was queued again meanwhile) and
-    then raises `err` if one was given, else returns normally.
+    Control flow, not an error (so not a K8sLabError): `pop` re-adds the deltas
+    (unless the key was queued again meanwhile) and then raises `err` if one
+    was given, else returns normally.
     """
 
     def __init__(self, err: BaseException | None = None) -> None:
@@ -114,7 +108,59 @@ PopProcessFunc = Callable[[Deltas, bool], None]
 """Called with the popped deltas and whether they belong to the initial list."""
 
 
-class DeltaFIFO:
+class _FIFO:
+    """What DeltaFIFO and RealFIFO share: the lock, the initial-list count, keys, closing."""
+
+    def __init__(
+        self, key_func: KeyFunc, known_objects: KeyListerGetter | None, transformer: Callable[[Any], Any] | None
+    ) -> None:
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._populated = False  # a first replace (or any add/update/delete) happened
+        self._initial_population_count = 0  # items of the first replace not yet popped
+        self._key_func = key_func
+        self._known_objects = known_objects
+        self._transformer = transformer
+        self._closed = False
+
+    def key_of(self, obj: Any) -> str:
+        """The key of an object, a tombstone, a Delta, or a Deltas list (its newest object)."""
+        if type(obj) is list:
+            obj = obj[-1]
+        if type(obj) is Delta:
+            obj = obj.object
+        if isinstance(obj, DeletedFinalStateUnknown):
+            return obj.key
+        return self._key_func(obj)
+
+    def close(self) -> None:
+        """Wake every `pop`; once empty, `pop` raises FIFOClosed."""
+        with self._lock:
+            self._closed = True
+            self._cond.notify_all()
+
+    def is_closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    def has_synced(self) -> bool:
+        """True once the first replace's items were all popped (or add/update/delete came first)."""
+        with self._lock:
+            return self._has_synced_locked()
+
+    def _has_synced_locked(self) -> bool:
+        return self._populated and self._initial_population_count == 0
+
+    def _wait_locked(self, queue: Any, timeout: float | None) -> None:
+        """Block while `queue` is empty; FIFOClosed once closed, TimeoutError after `timeout`."""
+        while not queue:
+            if self._closed:
+                raise FIFOClosed(f"the {type(self).__name__} is closed")
+            if not self._cond.wait(timeout):
+                raise TimeoutError(f"nothing to pop after {timeout} s")
+
+
+class DeltaFIFO(_FIFO):
     """Producer-consumer queue of per-key deltas. Thread-safe.
 
     Invariant: a key is in `_queue` if and only if it is in `_items`, and each
@@ -131,25 +177,10 @@ class DeltaFIFO:
         emit_delta_type_replaced: bool = True,
         transformer: Callable[[Any], Any] | None = None,
     ) -> None:
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        super().__init__(key_func, known_objects, transformer)
         self._items: dict[str, Delta | Deltas] = {}
         self._queue: deque[str] = deque()
-        self._populated = False  # a first replace (or any add/update/delete) happened
-        self._initial_population_count = 0  # items of the first replace not yet popped
-        self._key_func = key_func
-        self._known_objects = known_objects
         self._emit_delta_type_replaced = emit_delta_type_replaced
-        self._transformer = transformer
-        self._closed = False
-
-    def key_of(self, obj: Any) -> str:
-        """The key of an object, a tombstone, or a Deltas list (its newest object)."""
-        if type(obj) is list:
-            obj = obj[-1].object
-        if isinstance(obj, DeletedFinalStateUnknown):
-            return obj.key
-        return self._key_func(obj)
 
     # -- producer side ---------------------------------------------------------
 
@@ -232,12 +263,6 @@ class DeltaFIFO:
                     self._queue_action_locked(DeltaType.SYNC, obj, key)
             self._cond.notify_all()
 
-    def close(self) -> None:
-        """Wake every `pop`; once empty, `pop` raises FIFOClosed."""
-        with self._lock:
-            self._closed = True
-            self._cond.notify_all()
-
     # -- consumer side ---------------------------------------------------------
 
     def pop(self, process: PopProcessFunc, timeout: float | None = None) -> Deltas:
@@ -247,12 +272,8 @@ class DeltaFIFO:
         `timeout` seconds pass with nothing to pop.
         """
         with self._lock:
-            while not self._queue:
-                if self._closed:
-                    raise FIFOClosed("the DeltaFIFO is closed")
-                if not self._cond.wait(timeout):
-                    raise TimeoutError(f"nothing to pop after {timeout} s")
-            is_in_initial_list = not (self._populated and self._initial_population_count == 0)
+            self._wait_locked(self._queue, timeout)
+            is_in_initial_list = not self._has_synced_locked()
             key = self._queue.popleft()
             if self._initial_population_count > 0:
                 self._initial_population_count -= 1
@@ -264,11 +285,6 @@ class DeltaFIFO:
                 if requeue.err is not None:
                     raise requeue.err from None
             return deltas
-
-    def has_synced(self) -> bool:
-        """True once the first replace's items were all popped (or add/update/delete came first)."""
-        with self._lock:
-            return self._populated and self._initial_population_count == 0
 
     # -- reading ---------------------------------------------------------------
 
@@ -289,10 +305,6 @@ class DeltaFIFO:
         with self._lock:
             pending = self._items.get(key)
             return list(_deltas(pending)) if pending is not None else None
-
-    def is_closed(self) -> bool:
-        with self._lock:
-            return self._closed
 
     def __len__(self) -> int:
         with self._lock:

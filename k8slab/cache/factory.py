@@ -19,7 +19,6 @@ Left out: `ForResource`'s GVR table, typed group accessors.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
 from k8slab._clock import REAL_CLOCK, Clock
@@ -88,7 +87,7 @@ class SharedInformerFactory:
             for key, informer in self._informers.items():
                 if key not in self._threads:
                     thread = threading.Thread(
-                        target=informer.run, args=(stop,), name=f"informer {key}", daemon=True
+                        target=informer.run, args=(stop,), name=f"k8slab-informer[{key}]", daemon=True
                     )
                     thread.start()
                     self._threads[key] = thread
@@ -98,15 +97,15 @@ class SharedInformerFactory:
     ) -> dict[str, bool]:
         """Wait for every started informer to sync; resource key -> synced.
 
-        `timeout` bounds the whole wait, not each informer's.
+        `timeout` (on the factory's clock) bounds the whole wait, not each informer's.
         """
         with self._lock:
             started = {key: self._informers[key] for key in self._threads}
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else self._clock.now() + timeout
         synced = {}
         for key, informer in started.items():
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            synced[key] = wait_for_cache_sync(stop, informer.has_synced, timeout=remaining)
+            remaining = None if deadline is None else max(deadline - self._clock.now(), 0.0)
+            synced[key] = wait_for_cache_sync(stop, informer.has_synced, timeout=remaining, clock=self._clock)
         return synced
 
     def shutdown(self, timeout: float | None = None) -> None:

@@ -15,12 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 __all__ = [
-    "NAMESPACE_INDEX",
-    "Index",
-    "IndexFunc",
-    "Indexers",
-    "Indices",
-    "meta_namespace_index_func",
+    "NAMESPACE_INDEX", "Index", "IndexFunc", "Indexers", "Indices", "meta_namespace_index_func",
 ]
 
 IndexFunc = Callable[[Any], list[str]]

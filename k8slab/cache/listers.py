@@ -84,20 +84,6 @@ def _labels(obj: dict[str, Any]) -> dict[str, str]:
     return obj["metadata"].get("labels") or {}
 
 
-def _not_found(resource: str, name: str) -> errors.NotFound:
-    message = f'{resource} "{name}" not found'
-    status = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "status": "Failure",
-        "message": message,
-        "reason": "NotFound",
-        "details": {"name": name, "kind": resource},
-        "code": 404,
-    }
-    return errors.NotFound(message, code=404, reason="NotFound", status=status)
-
-
 class Lister:
     """Reads one resource from an Indexer. `resource` names it in NotFound messages."""
 
@@ -117,7 +103,7 @@ class Lister:
         """A cluster-scoped object by name; raises errors.NotFound."""
         obj = self._indexer.get_by_key(name)
         if obj is None:
-            raise _not_found(self.resource, name)
+            raise errors.new_not_found(self.resource, name)
         return obj
 
     def namespace(self, namespace: str) -> "NamespaceLister":
@@ -152,5 +138,5 @@ class NamespaceLister:
         """An object of this namespace by name; raises errors.NotFound."""
         obj = self._indexer.get_by_key(f"{self.namespace}/{name}")
         if obj is None:
-            raise _not_found(self.resource, name)
+            raise errors.new_not_found(self.resource, name)
         return obj

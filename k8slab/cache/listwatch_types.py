@@ -1,36 +1,22 @@
 """The seam between the cache and HTTP: what a reflector calls to list and watch.
 
-Mirrors the `ListerWatcher` interface of client-go v0.32 `tools/cache/listwatch.go`
-and `watch.Interface` from apimachinery.
+Mirrors the `ListerWatcher` interface of client-go v0.37 `tools/cache/listwatch.go`;
+the `Watch` it returns is apimachinery's `watch.Interface` (`k8slab/watch.py`).
 
 Kept: two calls, `list(options)` and `watch(options)`, with options named
 after metav1.ListOptions; a watch is a stream of typed events that can be stopped.
-Left out: contexts, `ListWatch` (the adapter over a real client lives in
-`k8slab/cache/listwatch.py`); in tests and notebooks `testing.FakeSource`
-plays the API server.
+Left out: contexts, `ListWatch` (the adapter over a real client lives beside
+the REST client, in `k8slab/chain/listwatch.py`: the cache knows no HTTP); in
+tests and notebooks `testing.FakeSource` plays the API server.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
+
+from k8slab.watch import Watch
 
 __all__ = ["ListerWatcher", "Watch"]
-
-
-class Watch(Protocol):
-    """An open watch: iterate it for events; `stop()` ends it.
-
-    Iterating yields event dicts `{"type": t, "object": obj}` in server order,
-    where `t` is "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or "ERROR" and `obj`
-    is the parsed object (for ERROR, a `Status` dict with its HTTP `code`).
-    Iteration blocks until the next event and ends (StopIteration) when the
-    server closes the stream, its timeout passes, or `stop()` is called.
-    `stop()` must be safe to call from another thread, more than once, and
-    must make a blocked iteration end promptly.
-    """
-
-    def __iter__(self) -> Iterator[dict[str, Any]]: ...
-    def stop(self) -> None: ...
 
 
 class ListerWatcher(Protocol):

@@ -27,12 +27,7 @@ from k8slab._clock import Clock
 from k8slab.cache.controller import ResourceEventHandler
 
 __all__ = [
-    "ADD",
-    "DELETE",
-    "UPDATE",
-    "ProcessorListener",
-    "SharedProcessor",
-    "determine_resync_period",
+    "ADD", "DELETE", "UPDATE", "ProcessorListener", "SharedProcessor", "determine_resync_period",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,7 +86,7 @@ class ProcessorListener:
                 self._wake.notify()
 
     def start(self) -> None:
-        name = f"handler {self.handler!r:.60}"
+        name = f"k8slab-handler[{self.handler!r:.60}]"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 

@@ -18,30 +18,24 @@ Sync for known keys with nothing queued; `pop` hands `process` a one-delta
 Deltas under the lock; `has_synced` after the first replace's items were
 popped; the transformer; `close`.
 Left out: the slow-pop trace, metrics, batches, atomic Replace/Resync events.
+Its lock, initial-list count, keys and closing are DeltaFIFO's (`_FIFO` in delta_fifo.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from typing import Any, Callable
 
 from k8slab import errors
 from k8slab.cache.delta_fifo import (
-    Delta,
-    DeletedFinalStateUnknown,
-    Deltas,
-    DeltaType,
-    FIFOClosed,
-    KeyListerGetter,
-    PopProcessFunc,
+    Delta, DeletedFinalStateUnknown, Deltas, DeltaType, KeyListerGetter, PopProcessFunc, _FIFO,
 )
 from k8slab.cache.store import KeyFunc, meta_namespace_key_func
 
 __all__ = ["RealFIFO"]
 
 
-class RealFIFO:
+class RealFIFO(_FIFO):
     """A FIFO of every Delta, in arrival order; the consumer is the informer. Thread-safe."""
 
     def __init__(
@@ -53,25 +47,9 @@ class RealFIFO:
     ) -> None:
         if known_objects is None:
             raise errors.UsageError("RealFIFO needs known_objects: the consumer's store")
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        super().__init__(key_func, known_objects, transformer)
+        self._known_objects: KeyListerGetter = known_objects
         self._items: deque[Delta] = deque()
-        self._populated = False
-        self._initial_population_count = 0
-        self._key_func = key_func
-        self._known_objects = known_objects
-        self._transformer = transformer
-        self._closed = False
-
-    def key_of(self, obj: Any) -> str:
-        """The key of an object, a tombstone, a Delta or a Deltas list."""
-        if type(obj) is list:
-            obj = obj[-1].object
-        if isinstance(obj, Delta):
-            obj = obj.object
-        if isinstance(obj, DeletedFinalStateUnknown):
-            return obj.key
-        return self._key_func(obj)
 
     # -- producer side ---------------------------------------------------------
 
@@ -123,31 +101,18 @@ class RealFIFO:
                 if obj is not None:
                     self._append_locked(DeltaType.SYNC, obj, transform=False)
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._cond.notify_all()
-
     # -- consumer side ---------------------------------------------------------
 
     def pop(self, process: PopProcessFunc, timeout: float | None = None) -> Deltas:
         """Wait for the oldest delta, remove it, run `process([delta], is_in_initial_list)`."""
         with self._lock:
-            while not self._items:
-                if self._closed:
-                    raise FIFOClosed("the RealFIFO is closed")
-                if not self._cond.wait(timeout):
-                    raise TimeoutError(f"nothing to pop after {timeout} s")
+            self._wait_locked(self._items, timeout)
             is_in_initial_list = not self._has_synced_locked()
             deltas = [self._items.popleft()]
             if self._initial_population_count > 0:
                 self._initial_population_count -= 1
             process(deltas, is_in_initial_list)
             return deltas
-
-    def has_synced(self) -> bool:
-        with self._lock:
-            return self._has_synced_locked()
 
     # -- reading ---------------------------------------------------------------
 
@@ -165,18 +130,11 @@ class RealFIFO:
         with self._lock:
             return list(self._items)
 
-    def is_closed(self) -> bool:
-        with self._lock:
-            return self._closed
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
 
     # -- helpers (lock held) ---------------------------------------------------
-
-    def _has_synced_locked(self) -> bool:
-        return self._populated and self._initial_population_count == 0
 
     def _append_locked(self, kind: DeltaType, obj: Any, *, transform: bool = True) -> None:
         self.key_of(obj)  # refuse an object without a key now, not when popped

@@ -1,7 +1,8 @@
 """The Reflector: keeps a Store in step with the API server by listing, then watching.
 
 Mirrors client-go v0.32 `tools/cache/reflector.go`. It lists through
-`pager.py` and calls a `ListerWatcher` (listwatch_types.py): it knows no HTTP.
+`pager.py`, calls a `ListerWatcher` (listwatch_types.py) and reads a
+`k8slab.watch.Watch`: it knows no HTTP. Every wait is on the injected clock.
 
 Kept, with client-go's reasons:
 - List RV: "0" first (any cached state: cheap, maybe stale), then the last
@@ -14,7 +15,7 @@ Kept, with client-go's reasons:
   [5, 10) minutes. A BOOKMARK only moves the RV; so does an event the store
   refuses (logged): only one whose metadata cannot be read is skipped. A
   watch that ends is re-opened from there without a relist, unless it lasted
-  under a second with no event. 410 Gone ends the cycle and `run` relists;
+  under a second with no event (`errors.VeryShortWatch`). 410 Gone ends the cycle and `run` relists;
   an unreachable server or a 429 backs off and re-watches. Backoff 0.8 s ->
   30 s, factor 2, jitter 1.0, reset after 2 quiet minutes; `run` also waits
   one step between cycles.
@@ -34,12 +35,12 @@ import threading
 from typing import Callable
 
 from k8slab import errors
-from k8slab._clock import REAL_CLOCK, Clock
+from k8slab._clock import REAL_CLOCK, Clock, sleep_or_stop
 from k8slab.cache import _wait
-from k8slab.cache.listwatch import status_error
-from k8slab.cache.listwatch_types import ListerWatcher, Watch
+from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.pager import PAGE_SIZE, is_resource_expired, list_pages
 from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_store
+from k8slab.watch import ADDED, BOOKMARK, DELETED, ERROR, INITIAL_EVENTS_END, MODIFIED, Watch, status_error
 
 __all__ = ["ListerWatcher", "Reflector", "Watch", "INITIAL_EVENTS_END_ANNOTATION"]
 
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 MIN_WATCH_TIMEOUT = 300.0  # watch timeout is random in [5, 10) minutes
 BACKOFF = dict(initial=0.8, cap=30.0, reset_after=120.0, factor=2.0, jitter=1.0)
 VERY_SHORT_WATCH = 1.0  # a watch closing sooner, with no event, is an error
-INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+INITIAL_EVENTS_END_ANNOTATION = INITIAL_EVENTS_END  # the name k8slab.cache.testing imports
 
 
 WatchErrorHandler = Callable[["Reflector", Exception], None]
@@ -64,12 +65,17 @@ class _Cycle:
     """What one list_and_watch call shares with its supervisor thread."""
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = threading.Event()  # the cycle has ended
+        self.watching = threading.Event()  # the watch phase has begun: resyncs may start
         self.lock = threading.Lock()
         self.watch: Watch | None = None
         self.stopping = False
-        self.resync_from: float | None = None  # set when the watch phase starts
+        self.resync_from = 0.0  # the clock's time when the watch phase began
         self.resync_failed = False
+
+    def start_watching(self, now: float) -> None:
+        self.resync_from = now
+        self.watching.set()
 
     def open(self, w: Watch) -> None:
         with self.lock:
@@ -89,20 +95,10 @@ class _Cycle:
 class Reflector:
     """Lists and watches one resource into `store`. `expected_type` names it in logs."""
 
-    def __init__(
-        self,
-        lister_watcher: ListerWatcher,
-        expected_type: str,
-        store: Store,
-        resync_period: float = 0.0,
-        *,
-        name: str = "",
-        clock: Clock = REAL_CLOCK,
-        use_watch_list: bool = False,
-        watch_list_page_size: int = 0,
-        should_resync: Callable[[], bool] | None = None,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, lister_watcher: ListerWatcher, expected_type: str, store: Store, resync_period: float = 0.0,
+                 *, name: str = "", clock: Clock = REAL_CLOCK, use_watch_list: bool = False,
+                 watch_list_page_size: int = 0, should_resync: Callable[[], bool] | None = None,
+                 rand: Callable[[], float] = random.random) -> None:
         self.name = name or f"reflector({expected_type or 'unspecified'})"
         self.expected_type = expected_type
         self.resync_period = resync_period
@@ -130,16 +126,15 @@ class Reflector:
                 self.list_and_watch(stop)
             except Exception as err:
                 self.watch_error_handler(self, err)
-            if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+            if self._back_off(stop):
                 break
         log.debug("stopping %s", self.name)
 
     def list_and_watch(self, stop: threading.Event) -> None:
         """One cycle: list (or stream) everything, then watch until the watch must be rebuilt."""
         cycle = _Cycle()
-        supervisor = threading.Thread(
-            target=self._supervise, args=(stop, cycle), name=f"{self.name} resync", daemon=True
-        )
+        name = f"k8slab-{self.name}-supervisor"
+        supervisor = threading.Thread(target=self._supervise, args=(stop, cycle), name=name, daemon=True)
         supervisor.start()
         try:
             w = None
@@ -152,7 +147,7 @@ class Reflector:
                     log.warning("%s: watch-list failed, falling back to list: %s", self.name, err)
             if w is None:
                 self._list()
-            cycle.resync_from = self._clock.now()
+            cycle.start_watching(self._clock.now())
             self._watch(w, stop, cycle)
         finally:
             cycle.done.set()
@@ -201,18 +196,15 @@ class Reflector:
                 return
             start = self._clock.now()
             if w is None:
-                options = {
-                    "resource_version": self.last_sync_resource_version(),
-                    "timeout_seconds": self._watch_timeout(),
-                    "allow_watch_bookmarks": True,
-                }
+                options = {"resource_version": self.last_sync_resource_version(),
+                           "timeout_seconds": self._watch_timeout(), "allow_watch_bookmarks": True}
                 try:
                     w = self._lw.watch(options)
                 except Exception as err:
                     if not _is_retriable(err):
                         raise
                     log.debug("%s: watch failed with %s, backing off", self.name, err)
-                    if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+                    if self._back_off(stop):
                         return
                     continue
             cycle.open(w)
@@ -232,21 +224,14 @@ class Reflector:
                 log.debug("%s: watch closed with %s; will relist", self.name, error)
                 return
             if isinstance(error, errors.TooManyRequests):
-                if _wait.sleep(self._clock, stop, self._backoff.next_delay()):
+                if self._back_off(stop):
                     return
                 continue
             log.warning("%s: watch of %s ended with: %s", self.name, self.expected_type, error)
             return
 
-    def _handle_watch(
-        self,
-        w: Watch,
-        store: Store,
-        stop: threading.Event,
-        set_rv: Callable[[str], None],
-        start: float,
-        exit_on_initial_end: bool = False,
-    ) -> bool:
+    def _handle_watch(self, w: Watch, store: Store, stop: threading.Event, set_rv: Callable[[str], None],
+                      start: float, exit_on_initial_end: bool = False) -> bool:
         """Apply events to `store` until the watch ends; True if initial-events-end came."""
         count = 0
         initial_events_end = False
@@ -254,7 +239,7 @@ class Reflector:
             if stop.is_set():
                 raise _StopRequested()
             kind, obj = event["type"], event["object"]
-            if kind == "ERROR":
+            if kind == ERROR:
                 raise status_error(event, f"watch of {self.expected_type}")
             try:
                 metadata = obj["metadata"]
@@ -263,15 +248,15 @@ class Reflector:
                 log.exception("%s: unable to understand a %s watch event", self.name, kind)
                 continue  # the only event skipped: one whose metadata cannot be read
             try:
-                if kind == "ADDED":
+                if kind == ADDED:
                     store.add(obj)
-                elif kind == "MODIFIED":
+                elif kind == MODIFIED:
                     store.update(obj)
-                elif kind == "DELETED":
+                elif kind == DELETED:
                     store.delete(obj)
-                elif kind == "BOOKMARK":
+                elif kind == BOOKMARK:
                     annotations = metadata.get("annotations") or {}
-                    if annotations.get(INITIAL_EVENTS_END_ANNOTATION) == "true":
+                    if annotations.get(INITIAL_EVENTS_END) == "true":
                         initial_events_end = True
                 else:
                     log.error("%s: unable to understand watch event type %r", self.name, kind)
@@ -284,7 +269,7 @@ class Reflector:
         if stop.is_set():
             raise _StopRequested()
         if count == 0 and self._clock.now() - start < VERY_SHORT_WATCH:
-            raise errors.K8sLabError(f"very short watch: {self.name}: under 1 s, no event")
+            raise errors.VeryShortWatch(f"very short watch: {self.name}: closed within a second, no event came")
         return initial_events_end
 
     def _watch_list(self, stop: threading.Event, cycle: _Cycle) -> Watch | None:
@@ -333,7 +318,7 @@ class Reflector:
 
     def _retry_watch_list(self, err: Exception, stop: threading.Event) -> bool:
         if _is_retriable(err):
-            _wait.sleep(self._clock, stop, self._backoff.next_delay())
+            self._back_off(stop)
             return True
         if is_resource_expired(err) or _is_too_large_resource_version(err):
             self._set_unavailable(True)
@@ -341,33 +326,29 @@ class Reflector:
         return False
 
     def _supervise(self, stop: threading.Event, cycle: _Cycle) -> None:
-        """Go's `select` on the stop channel plus `startResync`, as one thread per cycle.
+        """Go's `select` on the stop channel and `startResync`'s timer, one thread per cycle.
 
-        Stops the open watch once `stop` is set; during the watch phase calls
-        `store.resync()` every `resync_period` (no API call). It polls ten
-        times a second in real time and only reads the clock, so a test's fake
-        clock sees no waiter but the reflector's backoff.
+        Stops the open watch once `stop` is set; from the start of the watch
+        phase calls `store.resync()` every `resync_period` of the clock's time
+        (no API call). A resync that raises ends the watch, and the cycle.
         """
-        next_resync: float | None = None
-        while not cycle.done.is_set():
-            if stop.is_set():
-                cycle.stop_watch()
-                return
-            if self.resync_period > 0 and cycle.resync_from is not None:
-                now = self._clock.now()
-                if next_resync is None:
-                    next_resync = cycle.resync_from + self.resync_period
-                if now >= next_resync:
-                    if self.should_resync is None or self.should_resync():
-                        try:
-                            self._store.resync()
-                        except Exception:
-                            log.exception("%s: resync failed; ending the watch", self.name)
-                            cycle.resync_failed = True
-                            cycle.stop_watch()
-                            return
-                    next_resync = now + self.resync_period
-            cycle.done.wait(0.1)
+        clock = self._clock
+        clock.wait_until(None, stop, cycle.done, cycle.watching)
+        if self.resync_period > 0 and cycle.watching.is_set():
+            next_resync = cycle.resync_from + self.resync_period
+            while not clock.wait_until(next_resync, stop, cycle.done):
+                if self.should_resync is None or self.should_resync():
+                    try:
+                        self._store.resync()
+                    except Exception:
+                        log.exception("%s: resync failed; ending the watch", self.name)
+                        cycle.resync_failed = True
+                        cycle.stop_watch()
+                        return
+                next_resync = clock.now() + self.resync_period
+        clock.wait_until(None, stop, cycle.done)
+        if stop.is_set():
+            cycle.stop_watch()
 
     # -- resource versions -----------------------------------------------------
 
@@ -389,6 +370,10 @@ class Reflector:
         with self._rv_lock:
             self._last_sync_rv_unavailable = unavailable
 
+    def _back_off(self, stop: threading.Event) -> bool:
+        """Wait one backoff step of the clock's time; True if `stop` came first."""
+        return sleep_or_stop(self._clock, stop, self._backoff.next_delay())
+
     def _watch_timeout(self) -> int:
         return int(MIN_WATCH_TIMEOUT * (self._rand() + 1.0))
 
@@ -407,12 +392,9 @@ def _is_too_large_resource_version(err: BaseException) -> bool:
     causes = (err.status.get("details") or {}).get("causes") or []
     if any(c.get("reason") == "ResourceVersionTooLarge" for c in causes):
         return True
-    too_large = "Too large resource version"
-    if err.code != 504:
-        return False
-    return too_large in str(err.status.get("message", "")) or any(
-        c.get("message") == too_large for c in causes
-    )
+    too_large = "Too large resource version"  # API servers before 1.18.6 set no cause, only this message
+    in_message = too_large in str(err.status.get("message", ""))
+    return err.code == 504 and (in_message or any(c.get("message") == too_large for c in causes))
 
 
 def _is_retriable(err: BaseException) -> bool:

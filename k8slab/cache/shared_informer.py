@@ -18,7 +18,7 @@ Kept:
   resync update goes only to the handlers whose period is due; an informer
   made with period 0 ignores handler periods (with a warning), as client-go
   does. An update whose resourceVersion did not change is a resync.
-- `wait_for_cache_sync` polls every 100 ms; `add_indexers`, `set_transform`,
+- `wait_for_cache_sync` polls every 100 ms (of the injected clock); `add_indexers`, `set_transform`,
   `remove_event_handler`, `get_store`, `get_indexer`.
 - `in_order=True`: a RealFIFO instead of the DeltaFIFO (real_fifo.py), as
   client-go 1.33+ does by default; v0.32's DeltaFIFO stays the default here.
@@ -31,41 +31,28 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any, Callable, Protocol
 
 from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache.controller import (
-    Config,
-    Controller,
-    FilteringResourceEventHandler,
-    ResourceEventHandler,
-    ResourceEventHandlerFuncs,
-    process_deltas,
+    Config, Controller, FilteringResourceEventHandler, ResourceEventHandler,
+    ResourceEventHandlerFuncs, process_deltas,
 )
 from k8slab.cache.delta_fifo import Deltas, DeltaFIFO
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.processor import (
-    ADD,
-    DELETE,
-    UPDATE,
-    ProcessorListener,
-    SharedProcessor,
-    determine_resync_period,
+    ADD, DELETE, UPDATE, ProcessorListener, SharedProcessor, determine_resync_period,
 )
 from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Indexer, deletion_handling_meta_namespace_key_func, new_indexer
 
+# FilteringResourceEventHandler and the handler types are defined in controller.py, as in client-go.
 __all__ = [
-    "MINIMUM_RESYNC_PERIOD",
-    "FilteringResourceEventHandler",  # defined in controller.py, as in client-go
-    "ResourceEventHandler",
-    "ResourceEventHandlerFuncs",
-    "ResourceEventHandlerRegistration",
-    "SharedIndexInformer",
+    "MINIMUM_RESYNC_PERIOD", "FilteringResourceEventHandler", "ResourceEventHandler",
+    "ResourceEventHandlerFuncs", "ResourceEventHandlerRegistration", "SharedIndexInformer",
     "wait_for_cache_sync",
 ]
 
@@ -82,17 +69,23 @@ class ResourceEventHandlerRegistration(Protocol):
 
 
 def wait_for_cache_sync(
-    stop: threading.Event, *has_synced: Callable[[], bool], timeout: float | None = None
+    stop: threading.Event,
+    *has_synced: Callable[[], bool],
+    timeout: float | None = None,
+    clock: Clock = REAL_CLOCK,
 ) -> bool:
-    """Poll `has_synced` functions every 100 ms: True once all are, False on stop or timeout."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+    """Poll `has_synced` functions every 100 ms: True once all are, False on stop or timeout.
+
+    The polls and the timeout are on `clock` (on a FakeClock, each poll waits for a step).
+    """
+    deadline = None if timeout is None else clock.now() + timeout
     while not all(f() for f in has_synced):
-        wait = SYNCED_POLL_PERIOD
+        poll = clock.now() + SYNCED_POLL_PERIOD
         if deadline is not None:
-            wait = min(wait, deadline - time.monotonic())
-            if wait <= 0:
+            if clock.now() >= deadline:
                 return False
-        if stop.wait(wait):
+            poll = min(poll, deadline)
+        if clock.wait_until(poll, stop):
             return False
     return True
 
@@ -166,7 +159,7 @@ class SharedIndexInformer:
             self._started = True
         processor_stop = threading.Event()
         processor = threading.Thread(
-            target=self._processor.run, args=(processor_stop,), name="processor", daemon=True
+            target=self._processor.run, args=(processor_stop,), name=f"k8slab-processor[{self.object_description}]", daemon=True
         )
         processor.start()
         try:

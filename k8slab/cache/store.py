@@ -26,15 +26,8 @@ from k8slab.cache.index import Indexers
 from k8slab.cache.thread_safe_store import ThreadSafeStore
 
 __all__ = [
-    "Indexer",
-    "KeyFunc",
-    "Store",
-    "deep_copy",
-    "deletion_handling_meta_namespace_key_func",
-    "meta_namespace_key_func",
-    "new_indexer",
-    "new_store",
-    "split_meta_namespace_key",
+    "Indexer", "KeyFunc", "Store", "deep_copy", "deletion_handling_meta_namespace_key_func",
+    "meta_namespace_key_func", "new_indexer", "new_store", "split_meta_namespace_key",
 ]
 
 KeyFunc = Callable[[Any], str]

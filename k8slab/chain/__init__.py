@@ -7,6 +7,7 @@
     flowcontrol.py   QPS/Burst token bucket   (util/flowcontrol)
     rest_client.py   RESTClient and Request, over ApiClient   (rest/client.go, rest/request.go)
     clientset.py     Clientset, typed clients, discovery   (kubernetes/clientset.go, discovery/)
+    dynamic.py       DynamicClient, RESTMapper from discovery   (dynamic/simple.go, restmapper/)
     trace.py         every HTTP request as a table   (kubectl -v=6)
     testing.py       a mock transport for tests without a server
 
@@ -15,6 +16,7 @@ through the chain's RESTClient); an import-linter contract in pyproject.toml che
 """
 
 from k8slab.chain.clientset import Clientset, DiscoveryClient, new_for_config, retry_on_conflict
+from k8slab.chain.dynamic import DeferredDiscoveryRESTMapper, DynamicClient, DynamicResourceClient, new_discovery_rest_mapper
 from k8slab.chain.exec_credential import ExecConfig
 from k8slab.chain.flowcontrol import DEFAULT_BURST, DEFAULT_QPS, TokenBucketRateLimiter, new_token_bucket_rate_limiter
 from k8slab.chain.kubeconfig import Kubeconfig, build_config_from_flags, default_kubeconfig_paths, load_kubeconfig
@@ -22,8 +24,9 @@ from k8slab.chain.rest_client import RESTClient, Request, Result, ThrottledApiCl
 from k8slab.chain.rest_config import RestConfig, TLSClientConfig, in_cluster_config
 from k8slab.chain.trace import Trace, trace
 
-__all__ = ["Clientset", "DEFAULT_BURST", "DEFAULT_QPS", "DiscoveryClient", "ExecConfig", "Kubeconfig", "RESTClient",
+__all__ = ["Clientset", "DEFAULT_BURST", "DEFAULT_QPS", "DeferredDiscoveryRESTMapper", "DiscoveryClient",
+           "DynamicClient", "DynamicResourceClient", "ExecConfig", "Kubeconfig", "RESTClient",
            "Request", "RestConfig", "Result", "TLSClientConfig", "ThrottledApiClient",
            "TokenBucketRateLimiter", "Trace", "WatchEvent", "Watcher", "api_client_for",
            "build_config_from_flags", "default_kubeconfig_paths", "in_cluster_config", "load_kubeconfig",
-           "new_for_config", "new_token_bucket_rate_limiter", "retry_on_conflict", "trace"]
+           "new_discovery_rest_mapper", "new_for_config", "new_token_bucket_rate_limiter", "retry_on_conflict", "trace"]

@@ -48,7 +48,7 @@ import yaml
 
 from k8slab.chain.exec_credential import ExecConfig
 from k8slab.chain.rest_config import DATA_OMITTED, REDACTED, SERVICE_ACCOUNT_DIR, RestConfig, TLSClientConfig, in_cluster_config
-from k8slab.errors import ConfigError, ContextNotFound, KubeconfigInvalid, KubeconfigNotFound
+from k8slab.errors import ConfigError, ContextNotFound, CredentialsUnreadable, KubeconfigInvalid, KubeconfigNotFound
 
 __all__ = ["ConfigWarning", "Kubeconfig", "NO_CONFIGURATION", "build_config_from_flags", "default_kubeconfig_paths",
            "load_kubeconfig"]
@@ -166,7 +166,7 @@ class Kubeconfig:
         cluster_name, cluster, user_name, user, _ = self.context(context)
         server = master_url or str(cluster.get("server") or "")
         if not server:
-            raise ConfigError(f"cluster {cluster_name!r} has no server; set clusters[].cluster.server")
+            raise KubeconfigInvalid(f"cluster {cluster_name!r} has no server; set clusters[].cluster.server")
         tls = TLSClientConfig(
             insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
             server_name=str(cluster.get("tls-server-name") or ""),
@@ -178,12 +178,12 @@ class Kubeconfig:
             key_data=self._b64(user, "client-key-data", "users", user_name),
         )
         if bool(tls.cert_file or tls.cert_data) != bool(tls.key_file or tls.key_data):
-            raise ConfigError(
+            raise KubeconfigInvalid(
                 f"user {user_name!r} has a client certificate without its key, or a key without its "
                 "certificate; a client certificate needs both (client-certificate[-data] and client-key[-data])"
             )
         if "auth-provider" in user:
-            raise ConfigError(_auth_provider_refused(user_name, user["auth-provider"], "exec" in user))
+            raise KubeconfigInvalid(_auth_provider_refused(user_name, user["auth-provider"], "exec" in user))
         exec_provider = None
         if "exec" in user:
             exec_provider = ExecConfig.from_kubeconfig(user["exec"], user=user_name, file=self.origin[("users", user_name)],
@@ -205,7 +205,7 @@ class Kubeconfig:
             return ""
         path = self.origin[(section, name)].resolve().parent / Path(str(entry[key])).expanduser()
         if not path.is_file():
-            raise ConfigError(
+            raise CredentialsUnreadable(
                 f"{_SECTIONS[section]} {name!r} in {self.origin[(section, name)]}: {key} {path} does not exist; "
                 f"fix the path (relative paths start at the kubeconfig's folder) or embed the data ({key}-data)"
             )

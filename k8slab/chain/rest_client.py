@@ -20,9 +20,9 @@ Kept: the builder and its checks (path segments, a namespace set twice); the pat
 layout `/api|/apis/<group>/<version>/namespaces/<ns>/<resource>/<name>/<sub>`; the
 query sorted by key; `timeout` as both `?timeout=` and the client's deadline, and
 `RestConfig.timeout` as every request's deadline unless it sets its own (client-go's
-`http.Client.Timeout`); watch events decoded line by line (an ERROR event carries a
-Status; a line that does not decode ends the watch with an ERROR event, as
-`StreamWatcher` does); patch content types.
+`http.Client.Timeout`); a watch read by `k8slab.watch.StreamWatcher` (the one decoder
+of watch streams, as `Request.Watch` returns apimachinery's), typed by `Watcher`
+(`WatchEvent`s, objects decoded `into` a model); patch content types.
 Left out: retries and Retry-After, protobuf/CBOR, warning headers, metrics; the
 builder raises at once instead of keeping `r.err`; `do()` raises instead of
 returning a `Result` that holds the error; `watch()` adds `watch=true` itself.
@@ -35,14 +35,15 @@ import json
 import logging
 import re
 import threading
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from kubernetes.client import ApiClient, rest
 
 from k8slab.chain.flowcontrol import RateLimiter, rate_limiter_for
 from k8slab.chain.rest_config import RestConfig, client_certificate_files
 from k8slab.chain.trace import note_throttle
-from k8slab.errors import APIError, ExecPluginFailed, K8sLabError, ServerUnreachable, UsageError, undecodable_watch_status
+from k8slab.errors import APIError, ExecPluginFailed, K8sLabError, ServerUnreachable, UsageError
+from k8slab.watch import ERROR, StreamWatcher
 
 __all__ = ["PATCH_TYPES", "RESTClient", "Request", "Result", "ThrottledApiClient", "WatchEvent", "Watcher",
            "api_client_for", "patch_content_type", "translate"]
@@ -322,7 +323,7 @@ class Request:
         """Open a watch; iterate the returned Watcher for events. `into` decodes objects into a model."""
         if not any(k == "watch" for k, _ in self._params):
             self.param("watch", True)
-        return Watcher(self._send(stream=True), self.client.api_client, into, f"{self.verb} {self.path()}")
+        return Watcher(self._send(stream=True).response, self.client.api_client, into, f"{self.verb} {self.path()}")
 
     def stream(self) -> Any:
         """Send and return the open body (`read()`, `stream()`, `close()`), e.g. for logs."""
@@ -361,72 +362,28 @@ class WatchEvent(NamedTuple):
     object: Any
 
 
-class Watcher:
-    """The events of one watch response, read line by line as they arrive.
+class Watcher(StreamWatcher):
+    """A typed view of one watch: `WatchEvent`s, objects decoded `into` a model if asked.
 
-    Iterate it; `stop()` (or leaving a `with` block) closes the connection and
-    ends the iteration. The server ends a watch after `timeoutSeconds`."""
+    A `k8slab.watch.StreamWatcher` (the one decoder of watch streams), so `stop()`
+    from any thread, `stopped` and `with` are its own. The server ends a watch after
+    `timeoutSeconds`; a broken connection ends it too, quietly."""
 
-    def __init__(self, response: Any, api_client: Any, into: Any, what: str) -> None:
-        self._response, self._api_client, self._what = response.response, api_client, what
+    def __init__(self, response: Any, api_client: Any, into: Any = None, what: str = "watch") -> None:
+        super().__init__(response, what)
+        self._api_client = api_client
         self._into = getattr(into, "__name__", into)
-        self.stopped = False
 
-    def __iter__(self) -> Iterator[WatchEvent]:
-        buffer = b""
-        try:
-            for chunk in self._response.stream(amt=None, decode_content=True):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if line.strip():
-                        raw = _watch_line(line)
-                        if isinstance(raw, str):  # StreamWatcher: report it as an ERROR event, then stop
-                            yield WatchEvent("ERROR", undecodable_watch_status(raw))
-                            return
-                        yield self._event(raw)
-            raw = _watch_line(buffer) if buffer.strip() else None
-            if isinstance(raw, dict):  # a last line without its newline; a cut one just ends (io.ErrUnexpectedEOF)
-                yield self._event(raw)
-        except Exception as exc:
-            if not self.stopped:
-                raise translate(exc, self._what, self._api_client.configuration.host) from None
-        finally:
-            self.stop()
-
-    def _event(self, raw: dict[str, Any]) -> WatchEvent:
-        obj = raw.get("object")
-        if self._into and raw.get("type") != "ERROR":
-            obj = _decode(self._api_client, json.dumps(obj), self._into)
-        return WatchEvent(raw.get("type", ""), obj)
-
-    def stop(self) -> None:
-        """Close the connection; a reader blocked in another thread wakes up and the iteration ends."""
-        if not self.stopped:
-            self.stopped = True
+    def __next__(self) -> WatchEvent:  # type: ignore[override]
+        event = super().__next__()
+        obj = event["object"]
+        if self._into and event["type"] != ERROR:  # an ERROR event carries a Status
             try:
-                self._response.shutdown()  # unblocks a read in progress (urllib3 >= 2.3)
-            except (AttributeError, OSError, RuntimeError, ValueError):  # no socket, or already released
-                pass
-            self._response.close()
-            self._response.release_conn()
-
-    def __enter__(self) -> "Watcher":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _watch_line(line: bytes) -> dict[str, Any] | str:
-    """One line of a watch as its JSON object, or why it is not one (a kind and a position, never the line)."""
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return f"{exc.msg} at char {exc.pos}"
-    except UnicodeDecodeError as exc:
-        return f"invalid {exc.encoding} at byte {exc.start}"
-    return raw if isinstance(raw, dict) else "the line is JSON but not an object"
+                obj = _decode(self._api_client, json.dumps(obj), self._into)
+            except UsageError:
+                self.stop()  # as a decode error stops a StreamWatcher: nothing is left open
+                raise
+        return WatchEvent(event["type"], obj)
 
 
 # -- errors at the edge ----------------------------------------------------------------------

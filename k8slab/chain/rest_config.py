@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 from k8slab.chain.exec_credential import Authenticator, ExecConfig, configuration_for, exec_cluster, get_authenticator
 from k8slab.chain.flowcontrol import RateLimiter
-from k8slab.errors import ConfigError
+from k8slab.errors import CredentialsUnreadable, NotInCluster
 
 __all__ = ["DATA_OMITTED", "REDACTED", "RestConfig", "TLSClientConfig", "client_certificate_files", "in_cluster_config"]
 
@@ -173,12 +173,12 @@ class RestConfig:
 def in_cluster_config(environ: Mapping[str, str] | None = None, sa_dir: Path = SERVICE_ACCOUNT_DIR) -> RestConfig:
     """client-go's `rest.InClusterConfig`: the Pod's service account, the `kubernetes` Service.
 
-    Raises ConfigError outside a Pod (no KUBERNETES_SERVICE_HOST/PORT) or when
-    the token is not mounted."""
+    Raises NotInCluster outside a Pod (no KUBERNETES_SERVICE_HOST/PORT), CredentialsUnreadable
+    when the token is not mounted."""
     env = os.environ if environ is None else environ
     host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "")
     if not host or not port:
-        raise ConfigError(
+        raise NotInCluster(
             "not running inside a Pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set "
             "(use a kubeconfig instead)"
         )
@@ -198,7 +198,7 @@ def _read(path: str, what: str) -> str:
     try:
         return Path(path).read_text()
     except OSError as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}; check the path and its permissions") from None
+        raise CredentialsUnreadable(f"cannot read {what} {path}: {exc.strerror or exc}; check the path and its permissions") from None
 
 
 # -- certificate data as files, for urllib3 --------------------------------------------

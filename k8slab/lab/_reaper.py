@@ -8,10 +8,20 @@ wants the opposite: when it ends, however it ends (even killed), its lab goes.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import psutil
+
+
+def start(owner_pid: int, name: str, state_dir: Path) -> None:
+    """Start the watcher: a process of its own session, so it outlives its owner."""
+    subprocess.Popen(
+        [sys.executable, "-m", "k8slab.lab._reaper", str(owner_pid), name, str(state_dir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True,
+    )
 
 
 def main(owner_pid: int, name: str, state_dir: Path) -> None:

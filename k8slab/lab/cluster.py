@@ -10,24 +10,26 @@ binary when it builds it, and reads them from there.
 Nodes are plain `v1.Node` objects the lab creates, with a realistic capacity
 and the labels a scheduler and a reader expect (`kubernetes.io/hostname`,
 `topology.kubernetes.io/zone`, ...).
+
+Each function here is a hook of a component (see components.py) and gets
+the lab's `Layout`.
 """
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import yaml
 
 from ..errors import StartupFailed
+from . import _http
 from .build import KWOK_STAGES, copy_kwok_stages, kwok_stages_dir
+from .layout import Layout
+from .pod_streams import prepare_pods, streaming_rules
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .lab import Lab
-
-__all__ = ["NODE_CAPACITY", "finish_cluster", "node_manifest", "prepare_kwok"]
+__all__ = ["NODE_CAPACITY", "create_nodes", "default_service_account", "node_manifest", "nodes_ready",
+           "prepare_kwok"]
 
 # A modest worker: enough for the course's Deployments (100 replicas fit on
 # one node), small enough that a Pod asking for 64 CPUs stays Pending.
@@ -35,13 +37,16 @@ NODE_CAPACITY = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage
 ZONES = ("zone-a", "zone-b", "zone-c")
 
 
-def prepare_kwok(lab: "Lab") -> None:
-    """Write kwok's configuration: its stages, one YAML stream."""
+def prepare_kwok(layout: Layout) -> None:
+    """kwok's before_start: its configuration (stages, the Pods' streaming rules), one YAML stream."""
     stages = kwok_stages_dir()
     if not all((stages / Path(rel).name).exists() for rel in KWOK_STAGES):
         stages = copy_kwok_stages()
     docs = [(stages / Path(rel).name).read_text().strip() for rel in KWOK_STAGES]
-    (lab.dir / "components" / "kwok.yaml").write_text("\n---\n".join(docs) + "\n")
+    web_port = layout.port("pod-web", "http")
+    prepare_pods(layout.dir / "pods", layout.name, web_port)
+    docs += [yaml.safe_dump(rule, sort_keys=False).strip() for rule in streaming_rules(layout.dir / "pods", web_port)]
+    (layout.dir / "components" / "kwok.yaml").write_text("\n---\n".join(docs) + "\n")
 
 
 def node_manifest(index: int) -> dict[str, Any]:
@@ -80,28 +85,24 @@ def node_manifest(index: int) -> dict[str, Any]:
     }
 
 
-def finish_cluster(lab: "Lab") -> None:
-    """Create the fake nodes, then wait until they are Ready and `default/default` exists."""
-    for i in range(lab.nodes):
-        _api(lab, "POST", "/api/v1/nodes", node_manifest(i), ok=(201, 409))
-    deadline = time.monotonic() + lab.start_timeout
-    missing = "nodes"
-    while time.monotonic() < deadline:
-        nodes = _api(lab, "GET", "/api/v1/nodes")["items"]
-        ready = [n for n in nodes if _condition(n, "Ready") == "True"]
-        sa = _api(lab, "GET", "/api/v1/namespaces/default/serviceaccounts/default", ok=(200, 404))
-        if len(ready) >= lab.nodes and sa.get("kind") == "ServiceAccount":
-            return
-        missing = (
-            f"{len(ready)} of {lab.nodes} nodes Ready"
-            if len(ready) < lab.nodes
-            else "ServiceAccount default/default"
-        )
-        time.sleep(0.2)
-    raise StartupFailed(
-        f"the cluster did not finish starting in {lab.start_timeout:.0f} s (waiting for {missing}); "
-        f"logs: {lab.dir / 'logs'}"
-    )
+def create_nodes(layout: Layout) -> None:
+    """kwok's after_ready: the fake nodes (kept if they exist, as after a restart of kwok)."""
+    for i in range(layout.nodes):
+        _api(layout, "POST", "/api/v1/nodes", node_manifest(i), ok=(201, 409))
+
+
+def nodes_ready(layout: Layout) -> tuple[bool, str]:
+    """kwok's settled: every fake node Ready."""
+    nodes = _api(layout, "GET", "/api/v1/nodes")["items"]
+    ready = sum(_condition(n, "Ready") == "True" for n in nodes)
+    return ready >= layout.nodes, f"{min(ready, layout.nodes)} of {layout.nodes} fake nodes Ready"
+
+
+def default_service_account(layout: Layout) -> tuple[bool, str]:
+    """The controller-manager's settled: ServiceAccount default/default, which Pods need."""
+    sa = _api(layout, "GET", "/api/v1/namespaces/default/serviceaccounts/default", ok=(200, 404))
+    done = sa.get("kind") == "ServiceAccount"
+    return done, f"ServiceAccount default/default {'exists' if done else 'is missing'}"
 
 
 def _condition(obj: dict[str, Any], kind: str) -> str:
@@ -111,21 +112,16 @@ def _condition(obj: dict[str, Any], kind: str) -> str:
     return ""
 
 
-def _api(lab: "Lab", method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> dict[str, Any]:
-    """A tiny admin HTTP call (the lab stays independent of k8slab's client chain)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(lab.server + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+def _api(layout: Layout, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> dict[str, Any]:
+    """A tiny admin call to the API server during a start."""
     try:
-        with urllib.request.urlopen(req, context=lab.admin_ssl_context(), timeout=10) as resp:
-            return json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        if exc.code in ok:
-            return json.loads(exc.read() or b"{}")
-        raise StartupFailed(f"{method} {path} answered {exc.code}: {exc.read()[:300]!r}") from None
-    except (urllib.error.URLError, OSError) as exc:
+        status, answer = _http.call(layout.server + path, method=method, body=body, context=layout.tls())
+    except (OSError, ValueError) as exc:
         raise StartupFailed(
-            f"kube-apiserver of lab {lab.name!r} did not answer {method} {path} ({exc}); "
-            f"logs: {lab.dir / 'logs'}",
-            log=str(lab.log_path("kube-apiserver")),
+            f"kube-apiserver of lab {layout.name!r} did not answer {method} {path} ({exc}); "
+            f"logs: {layout.dir / 'logs'}",
+            log=str(layout.log("kube-apiserver")),
         ) from None
+    if status not in ok:
+        raise StartupFailed(f"{method} {path} answered {status}: {str(answer)[:300]}")
+    return answer

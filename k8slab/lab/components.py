@@ -1,143 +1,136 @@
-"""The lab's processes: one place per component for its flags, start, readiness and stop.
+"""The lab's components: one place per process for its flags, its readiness and its hooks.
 
 Choices follow controller-runtime's envtest (etcd + kube-apiserver on loopback)
-and kwokctl's binary runtime (controller-manager, scheduler, kwok):
+and kwokctl's binary runtime (controller-manager, scheduler, kwok): every
+process listens on 127.0.0.1 only, on ports chosen free at start, and is
+asked itself whether it is ready (`/health`, `/readyz`, `/healthz`), with the
+lab's admin client certificate where TLS is on. How a process is started and
+stopped is in processes.py; what a component may know of its lab is a
+`Layout` (layout.py).
 
-- everything listens on 127.0.0.1 only, on ports chosen free at start;
-- each process runs in its own session (its own process group), writes to its
-  own log file, and is stopped with SIGTERM to the group, then SIGKILL after a
-  grace period, so nothing is left behind;
-- readiness is asked of the process itself (`/health`, `/readyz`, `/healthz`)
-  over loopback, with the lab's admin client certificate where TLS is on.
+A component's hooks, each given the Layout, are where starting it takes more
+than running a process and waiting for its probe:
+
+    before_start   files it reads (the API server: its audit policy; kwok: its
+                   stages, the Pods' streaming rules)
+    after_ready    what must exist before the next one starts (the API
+                   server: namespace `default`; kwok: the fake nodes)
+    settled        what `up` waits for once all run, all of them together
+                   (the nodes Ready, ServiceAccount default/default)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import signal
-import socket
 import ssl
-import subprocess
+import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Iterable
 
-import psutil
+from ..errors import StartupFailed, UsageError
+from . import _http, audit
+from .cluster import create_nodes, default_service_account, nodes_ready, prepare_kwok
+from .layout import LOOPBACK, Layout, free_port
 
-from ..errors import PortInUse, StartupFailed, UsageError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .lab import Lab
-
-__all__ = ["COMPONENTS", "Component", "binaries_for", "free_port", "port_owner"]
-
-LOOPBACK = "127.0.0.1"
+__all__ = ["COMPONENTS", "PROFILES", "Component", "binaries_for", "free_port", "needed_binaries", "program"]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-def port_owner(port: int) -> str:
-    """Describe who listens on a loopback port ('' if nobody does)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((LOOPBACK, port))
-            return ""
-        except OSError:
-            pass
-    try:
-        for conn in psutil.net_connections("tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
-                try:
-                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-                except psutil.Error:
-                    return f"pid {conn.pid}"
-    except psutil.Error:
-        pass
-    return "another process"
-
-
-def check_port_free(port: int, what: str) -> None:
-    owner = port_owner(port)
-    if owner:
-        raise PortInUse(
-            f"port {port} on {LOOPBACK}, asked for {what}, is already in use by {owner}; "
-            "choose another port, or leave it out and the lab picks a free one"
-        )
-
-
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Component:
-    """How to run one control-plane process."""
+    """How to run one process of the lab, and what to do around its start."""
 
     name: str
     ports: tuple[str, ...]  # names of the ports it listens on, e.g. ("client", "peer")
-    args: Callable[["Lab"], list[str]]
-    ready: Callable[["Lab"], bool]
-    binary: str = ""  # defaults to the name
+    args: Callable[[Layout], list[str]]
+    ready: Callable[[Layout], bool]
+    binary: str = ""  # defaults to the name; "python" is the Python running k8slab
     grace: float = 10.0  # seconds between SIGTERM and SIGKILL
+    env: Callable[[Layout], dict[str, str]] | None = None  # None: k8slab's own environment
+    before_start: Callable[[Layout], None] | None = None
+    after_ready: Callable[[Layout], None] | None = None
+    settled: Callable[[Layout], tuple[bool, str]] | None = None  # (done, what it waits for)
 
     @property
     def binary_name(self) -> str:
         return self.binary or self.name
 
 
-# -- readiness probes ------------------------------------------------------------
+def program(component: Component, binaries: dict[str, Path]) -> Path:
+    """The executable that runs `component`: a built binary, or this Python."""
+    return Path(sys.executable) if component.binary == "python" else binaries[component.binary_name]
 
 
-def _http_ok(url: str, context: ssl.SSLContext | None = None, timeout: float = 2.0) -> bool:
+# -- readiness probes and the API server's hook ------------------------------------
+
+
+def _etcd_ready(layout: Layout) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
+        status, health = _http.call(f"http://{LOOPBACK}:{layout.port('etcd', 'client')}/health", timeout=2.0)
+    except (OSError, ValueError):
         return False
+    return status == 200 and health.get("health") == "true"
 
 
-def _etcd_ready(lab: "Lab") -> bool:
-    url = f"http://{LOOPBACK}:{lab.port('etcd', 'client')}/health"
-    try:
-        with urllib.request.urlopen(url, timeout=2.0) as resp:
-            return json.loads(resp.read()).get("health") == "true"
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+def _apiserver_ready(layout: Layout) -> bool:
+    return _http.ok(f"{layout.server}/readyz", layout.tls())
 
 
-def _apiserver_ready(lab: "Lab") -> bool:
-    return _http_ok(f"{lab.server}/readyz", lab.admin_ssl_context())
-
-
-def _secure_healthz(component: str, port: str = "secure") -> Callable[["Lab"], bool]:
-    def ready(lab: "Lab") -> bool:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE  # self-signed serving certs made by the component itself
-        return _http_ok(f"https://{LOOPBACK}:{lab.port(component, port)}/healthz", ctx)
+def _secure_healthz(component: str) -> Callable[[Layout], bool]:
+    def ready(layout: Layout) -> bool:
+        # The component's own self-signed serving certificate: nothing to verify it against.
+        return _http.ok(f"https://{LOOPBACK}:{layout.port(component, 'secure')}/healthz", _no_verify())
 
     return ready
 
 
-def _kwok_ready(lab: "Lab") -> bool:
-    return _http_ok(f"http://{LOOPBACK}:{lab.port('kwok', 'server')}/healthz")
+def _no_verify() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _kwok_ready(layout: Layout) -> bool:
+    return _http.ok(f"http://{LOOPBACK}:{layout.port('kwok', 'server')}/healthz")
+
+
+def _gate_ready(layout: Layout) -> bool:
+    """The whole path the API server takes: TLS, its client certificate, kwok behind."""
+    url = f"https://{LOOPBACK}:{layout.port('kubelet-gate', 'secure')}/healthz"
+    return _http.ok(url, layout.tls("apiserver-kubelet-client"))
+
+
+def _pod_web_ready(layout: Layout) -> bool:
+    return _http.ok(f"http://{LOOPBACK}:{layout.port('pod-web', 'http')}/")
+
+
+def _wait_for_default_namespace(layout: Layout) -> None:
+    """After /readyz: the API server is usable once namespace `default` exists."""
+    deadline = time.monotonic() + layout.timeout
+    while time.monotonic() < deadline:
+        try:
+            if _http.call(f"{layout.server}/api/v1/namespaces/default", context=layout.tls(), timeout=5)[0] == 200:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise StartupFailed(
+        f"kube-apiserver answered /readyz but namespace 'default' did not appear in "
+        f"{layout.timeout:.0f} s; its log: {layout.log('kube-apiserver')}",
+        log=str(layout.log("kube-apiserver")),
+    )
 
 
 # -- flags ---------------------------------------------------------------------
 
 
-def _etcd_args(lab: "Lab") -> list[str]:
-    client = f"http://{LOOPBACK}:{lab.port('etcd', 'client')}"
-    peer = f"http://{LOOPBACK}:{lab.port('etcd', 'peer')}"
+def _etcd_args(layout: Layout) -> list[str]:
+    client = f"http://{LOOPBACK}:{layout.port('etcd', 'client')}"
+    peer = f"http://{LOOPBACK}:{layout.port('etcd', 'peer')}"
     return [
         "--name=k8slab",
-        f"--data-dir={lab.dir / 'etcd'}",
+        f"--data-dir={layout.dir / 'etcd'}",
         f"--listen-client-urls={client}",
         f"--advertise-client-urls={client}",
         f"--listen-peer-urls={peer}",
@@ -150,17 +143,17 @@ def _etcd_args(lab: "Lab") -> list[str]:
     ]
 
 
-def _apiserver_args(lab: "Lab") -> list[str]:
-    pki = lab.dir / "pki"
+def _apiserver_args(layout: Layout) -> list[str]:
+    pki = layout.pki
     args = [
-        f"--etcd-servers=http://{LOOPBACK}:{lab.port('etcd', 'client')}",
+        f"--etcd-servers=http://{LOOPBACK}:{layout.port('etcd', 'client')}",
         f"--bind-address={LOOPBACK}",
-        f"--secure-port={lab.port('kube-apiserver', 'secure')}",
+        f"--secure-port={layout.port('kube-apiserver', 'secure')}",
         # Without a default route the apiserver cannot pick an address to
         # advertise; loopback is valid here but not in Endpoints, hence "none".
         f"--advertise-address={LOOPBACK}",
         "--endpoint-reconciler-type=none",
-        f"--cert-dir={lab.dir / 'apiserver'}",
+        f"--cert-dir={layout.dir / 'apiserver'}",
         f"--tls-cert-file={pki / 'apiserver.crt'}",
         f"--tls-private-key-file={pki / 'apiserver.key'}",
         f"--client-ca-file={pki / 'ca.crt'}",
@@ -169,28 +162,52 @@ def _apiserver_args(lab: "Lab") -> list[str]:
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         "--service-cluster-ip-range=10.96.0.0/16",
         "--authorization-mode=Node,RBAC",
+        # How it reaches a node's kubelet (for logs, exec, port-forward): at
+        # the node's InternalIP, verifying the kubelet's serving certificate,
+        # presenting a client certificate of its own.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
         "--allow-privileged=true",
         "--profiling=false",
+        # On SIGTERM, give open connections (the components' watches) 2 s, not the
+        # default 60 s (--request-timeout): past our 15 s grace, a restart would
+        # otherwise always end in SIGKILL. Requests in that window get 429 with
+        # Retry-After, which clients retry.
+        "--shutdown-send-retry-after=true",
         "--v=1",
     ]
-    if lab.profile == "minimal":
+    if layout.profile == "minimal":
         # No controller-manager makes the `default` ServiceAccount, and
         # ServiceAccount admission would refuse every Pod without it.
         args.append("--disable-admission-plugins=ServiceAccount")
-    return args
+    return args + (audit.apiserver_flags(layout.dir / "audit") if layout.audit else [])
 
 
-def _controller_manager_args(lab: "Lab") -> list[str]:
-    pki = lab.dir / "pki"
-    kubeconfig = lab.dir / "components" / "kube-controller-manager.kubeconfig"
+def _write_audit_policy(layout: Layout) -> None:
+    if layout.audit:
+        audit.write_policy(layout.dir / "audit")
+
+
+def _kube_component_args(layout: Layout, name: str) -> list[str]:
+    """What kube-controller-manager and kube-scheduler share: their identity, loopback, no election."""
+    kubeconfig = layout.dir / "components" / f"{name}.kubeconfig"
     return [
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         f"--bind-address={LOOPBACK}",
-        f"--secure-port={lab.port('kube-controller-manager', 'secure')}",
-        f"--cert-dir={lab.dir / 'kube-controller-manager'}",
-        "--leader-elect=false",
+        f"--secure-port={layout.port(name, 'secure')}",
+        f"--cert-dir={layout.dir / name}",
+        "--leader-elect=false",  # else a restart waits for the old lease to expire
+        "--v=1",
+    ]
+
+
+def _controller_manager_args(layout: Layout) -> list[str]:
+    pki = layout.pki
+    return _kube_component_args(layout, "kube-controller-manager") + [
         f"--root-ca-file={pki / 'ca.crt'}",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         "--use-service-account-credentials=true",
@@ -203,30 +220,21 @@ def _controller_manager_args(lab: "Lab") -> list[str]:
         f"--cluster-signing-cert-file={pki / 'ca.crt'}",
         f"--cluster-signing-key-file={pki / 'ca.key'}",
         "--service-cluster-ip-range=10.96.0.0/16",
-        "--v=1",
     ]
 
 
-def _scheduler_args(lab: "Lab") -> list[str]:
-    kubeconfig = lab.dir / "components" / "kube-scheduler.kubeconfig"
-    return [
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        f"--bind-address={LOOPBACK}",
-        f"--secure-port={lab.port('kube-scheduler', 'secure')}",
-        f"--cert-dir={lab.dir / 'kube-scheduler'}",
-        "--leader-elect=false",
-        "--v=1",
-    ]
+def _scheduler_args(layout: Layout) -> list[str]:
+    return _kube_component_args(layout, "kube-scheduler")
 
 
-def _kwok_args(lab: "Lab") -> list[str]:
+def _kwok_args(layout: Layout) -> list[str]:
     return [
-        f"--kubeconfig={lab.dir / 'components' / 'kwok.kubeconfig'}",
-        f"--config={lab.dir / 'components' / 'kwok.yaml'}",
+        f"--kubeconfig={layout.dir / 'components' / 'kwok.kubeconfig'}",
+        f"--config={layout.dir / 'components' / 'kwok.yaml'}",
         "--manage-all-nodes=true",
-        f"--server-address={LOOPBACK}:{lab.port('kwok', 'server')}",
+        f"--server-address={LOOPBACK}:{layout.port('kwok', 'server')}",
+        # The port every node advertises as its kubelet's: the gate's, in front of kwok.
+        f"--node-port={layout.port('kubelet-gate', 'secure')}",
         "--node-lease-duration-seconds=40",
         "--node-ip=127.0.0.1",
         "--cidr=10.244.0.0/16",  # Pod IPs, apart from the Service range 10.96.0.0/16
@@ -234,25 +242,51 @@ def _kwok_args(lab: "Lab") -> list[str]:
     ]
 
 
+def _kwok_env(layout: Layout) -> dict[str, str]:
+    """kwok runs an exec's command itself: its PATH holds only the allow-listed ones."""
+    pods = layout.dir / "pods"
+    return {"PATH": str(pods / "bin"), "HOME": str(pods / "workdir"), "LANG": "C.UTF-8"}
+
+
+def _gate_args(layout: Layout) -> list[str]:
+    pki = layout.pki
+    commands = sorted(p.name for p in (layout.dir / "pods" / "bin").iterdir())
+    return [
+        str(Path(__file__).with_name("kubelet_gate.py")),
+        f"--port={layout.port('kubelet-gate', 'secure')}",
+        f"--kwok-port={layout.port('kwok', 'server')}",
+        f"--cert={pki / 'kubelet.crt'}",
+        f"--key={pki / 'kubelet.key'}",
+        f"--ca={pki / 'ca.crt'}",
+        f"--commands={','.join(commands)}",
+    ]
+
+
+def _pod_web_args(layout: Layout) -> list[str]:
+    www = layout.dir / "pods" / "www"
+    return ["-m", "http.server", "--bind", LOOPBACK, "--directory", str(www), str(layout.port("pod-web", "http"))]
+
+
 COMPONENTS: dict[str, Component] = {
     c.name: c
     for c in [
         Component("etcd", ("client", "peer"), _etcd_args, _etcd_ready),
-        Component("kube-apiserver", ("secure",), _apiserver_args, _apiserver_ready, grace=15.0),
-        Component(
-            "kube-controller-manager",
-            ("secure",),
-            _controller_manager_args,
-            _secure_healthz("kube-controller-manager"),
-        ),
+        Component("kube-apiserver", ("secure",), _apiserver_args, _apiserver_ready, grace=15.0,
+                  before_start=_write_audit_policy, after_ready=_wait_for_default_namespace),
+        Component("kube-controller-manager", ("secure",), _controller_manager_args,
+                  _secure_healthz("kube-controller-manager"), settled=default_service_account),
         Component("kube-scheduler", ("secure",), _scheduler_args, _secure_healthz("kube-scheduler")),
-        Component("kwok", ("server",), _kwok_args, _kwok_ready),
+        Component("kwok", ("server",), _kwok_args, _kwok_ready, env=_kwok_env,
+                  before_start=prepare_kwok, after_ready=create_nodes, settled=nodes_ready),
+        Component("kubelet-gate", ("secure",), _gate_args, _gate_ready, binary="python", grace=5.0),
+        Component("pod-web", ("http",), _pod_web_args, _pod_web_ready, binary="python", grace=5.0),
     ]
 }
 
 PROFILES: dict[str, tuple[str, ...]] = {
     "minimal": ("etcd", "kube-apiserver"),
-    "cluster": ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"),
+    "cluster": ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+                "kubelet-gate", "pod-web"),
 }
 
 
@@ -260,110 +294,10 @@ def binaries_for(profile: str, kubectl: bool = False) -> list[str]:
     """The binaries a profile runs (and kubectl, if asked), in start order."""
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    names = [COMPONENTS[c].binary_name for c in PROFILES[profile]]
+    names = needed_binaries(PROFILES[profile])
     return names + ["kubectl"] if kubectl else names
 
 
-# -- processes -------------------------------------------------------------------
-
-
-def spawn(binary: Path, args: list[str], log: Path) -> psutil.Process:
-    """Start a process in its own session, output appended to `log`."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {binary.name} started by k8slab\n".encode())
-        out.flush()
-        proc = subprocess.Popen(
-            [str(binary), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return psutil.Process(proc.pid)
-
-
-def alive(pid: int, create_time: float) -> psutil.Process | None:
-    """The process if it still runs and is the one we started (pids get reused)."""
-    try:
-        p = psutil.Process(pid)
-        if abs(p.create_time() - create_time) > 1.0 or p.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return p
-    except psutil.Error:
-        return None
-
-
-def terminate(pid: int, create_time: float, grace: float) -> None:
-    """SIGTERM the process group, wait `grace` seconds, then SIGKILL what is left."""
-    p = alive(pid, create_time)
-    if p is None:
-        _reap(pid)
-        return
-    group = [p, *p.children(recursive=True)]
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        p.terminate()
-    _, left = psutil.wait_procs(group, timeout=grace)
-    if left:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for q in left:
-            try:
-                q.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(left, timeout=5)
-    _reap(pid)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status if the process was our child (no zombies left)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def wait_ready(component: Component, lab: "Lab", proc: psutil.Process, log: Path, timeout: float) -> float:
-    """Poll until `component` is ready; returns seconds taken, raises StartupFailed."""
-    start = time.monotonic()
-    delay = 0.05
-    while True:
-        if component.ready(lab):
-            return time.monotonic() - start
-        try:
-            running = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            running = False
-        if not running:
-            _reap(proc.pid)
-            raise StartupFailed(
-                f"{component.name} exited during start-up{_hint(log)}; its log: {log}", log=str(log)
-            )
-        if time.monotonic() - start > timeout:
-            raise StartupFailed(
-                f"{component.name} was not ready after {timeout:.0f} s{_hint(log)}; its log: {log}",
-                log=str(log),
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
-
-
-def _hint(log: Path) -> str:
-    """Pick a known failure out of a log so the message says what happened."""
-    try:
-        text = log.read_text(errors="replace")[-20000:]
-    except OSError:
-        return ""
-    if "address already in use" in text:
-        return " (a port it wanted was taken)"
-    for line in reversed(text.splitlines()):
-        low = line.lower()
-        if "error" in low or "fatal" in low or low.startswith("e1") or low.startswith("f1"):
-            return f" (last error: {line.strip()[:200]})"
-    return ""
+def needed_binaries(components: Iterable[str]) -> list[str]:
+    """The built binaries these components run (a Python component needs none)."""
+    return [COMPONENTS[c].binary_name for c in components if COMPONENTS[c].binary != "python"]

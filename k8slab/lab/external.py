@@ -77,6 +77,12 @@ class ExternalCluster:
     def user(self, name: str, groups: Any = ()) -> None:
         self._skip(f"a client certificate for {name!r}")
 
+    def enable_audit(self) -> None:
+        self._skip("the API server's audit log")
+
+    def audit_log(self, *args: Any, **kwargs: Any) -> None:
+        self._skip("the API server's audit log")
+
     def status(self) -> list[dict[str, Any]]:
         return []
 

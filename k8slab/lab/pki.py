@@ -225,6 +225,11 @@ def write_lab_pki(lab_dir: Path, server: str, components: Iterable[str]) -> None
         server_ips=["127.0.0.1", "10.96.0.1"],  # loopback, and the `kubernetes` Service's IP
         client=False,
     ))
+    # The nodes' kubelet port (the kubelet gate in front of kwok), and the
+    # API server's identity there, as kubeadm names it.
+    ca.write_pair("kubelet", *ca.issue("kubelet-gate", server_names=["localhost"], server_ips=["127.0.0.1"],
+                                       client=False))
+    ca.write_pair("apiserver-kubelet-client", *ca.issue("kube-apiserver-kubelet-client"))
     admin_cert, admin_key = ca.issue("admin", organizations=["system:masters"])
     ca.write_pair("admin", admin_cert, admin_key)
     service_account_keys(pki)

@@ -68,12 +68,8 @@ from k8slab._clock import REAL_CLOCK, Clock, sleep_or_stop
 from k8slab.leaderelection.resourcelock import LeaderElectionRecord, ResourceLock
 
 __all__ = [
-    "JITTER_FACTOR",
-    "LeaderCallbacks",
-    "LeaderElectionConfig",
-    "LeaderElector",
-    "new_leader_elector",
-    "run_or_die",
+    "JITTER_FACTOR", "LeaderCallbacks", "LeaderElectionConfig", "LeaderElector",
+    "new_leader_elector", "run_or_die",
 ]
 
 log = logging.getLogger(__name__)
@@ -172,7 +168,7 @@ class LeaderElector:
             leading = threading.Event()  # client-go's child context of Run
             self._leading_ended.clear()
             worker = threading.Thread(
-                target=self._lead, args=(leading,), name=f"leading {self.identity}", daemon=True
+                target=self._lead, args=(leading,), name=f"k8slab-leading[{self.identity}]", daemon=True
             )
             worker.start()
             try:
@@ -358,7 +354,7 @@ class LeaderElector:
         return self.observed_record.holder_identity == self.identity
 
     def check(self, max_tolerable_expired_lease: float) -> None:
-        """Raise if this leader has failed to renew for lease_duration + the tolerance.
+        """Raise errors.LeaseNotRenewed if this leader has failed to renew for lease_duration + the tolerance.
 
         A leader that should have stopped but did not (a deadlock) shows up here;
         client-go's healthz adaptor calls it.
@@ -368,7 +364,7 @@ class LeaderElector:
         with self._lock:
             last = self._observed_time
         if self._clock.now() - last > self.config.lease_duration + max_tolerable_expired_lease:
-            raise errors.K8sLabError(
+            raise errors.LeaseNotRenewed(
                 f"failed election to renew leadership on lease {self.config.name or self.config.lock.describe()}"
             )
 

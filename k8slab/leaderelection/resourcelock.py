@@ -39,18 +39,12 @@ import datetime as dt
 from typing import Any, Protocol
 
 from k8slab import errors
+from k8slab.record import EventRecorder
 
 __all__ = [
-    "EventRecorder",
-    "LeaderElectionRecord",
-    "LeaseInterface",
-    "LeaseLock",
-    "LeasesGetter",
-    "ResourceLock",
-    "format_micro_time",
-    "lease_spec_to_leader_election_record",
-    "leader_election_record_to_lease_spec",
-    "parse_micro_time",
+    "EventRecorder", "LeaderElectionRecord", "LeaseInterface", "LeaseLock", "LeasesGetter",
+    "ResourceLock", "format_micro_time", "lease_spec_to_leader_election_record",
+    "leader_election_record_to_lease_spec", "parse_micro_time",
 ]
 
 _MICRO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # metav1.MicroTime's RFC 3339 with microseconds
@@ -67,12 +61,6 @@ class LeaderElectionRecord:
     leader_transitions: int = 0
     strategy: str = ""
     preferred_holder: str = ""
-
-
-class EventRecorder(Protocol):
-    """Where the lock reports "became leader" / "stopped leading" (optional)."""
-
-    def event(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None: ...
 
 
 class ResourceLock(Protocol):

@@ -2,22 +2,23 @@
 
     controller.py   controller.go                 the controller, name for name
     crd.py          artifacts/examples/*.yaml     the Foo CRD (foo-crd.yaml), new_foo
-    clientset.py    clientset.go, dynamic client  DictClientset: typed shape, dicts inside
-    record.py       tools/record                  Events (and FakeRecorder)
-    meta.py         apimachinery meta/v1          owner references, finalizers, conditions
+    clientset.py    clientset.go                  DictClientset: typed shape over the dynamic client
     rbac.py         (kubectl create clusterrole)  least-privilege ClusterRole and Role
     app.py          main.go                       App: clients, informers, controller, leader election
     operator.py     (notebook 12)                 sample-controller plus finalizer,
                                                   observedGeneration and conditions
     dashboard.py    -                             a live ipywidgets view for notebooks
-    fake.py         kubernetes/fake, testing/     a recording fake clientset for tests
+    fake.py         kubernetes/fake               FakeClientset: the same shape over k8slab.testing
     __main__.py     main.go, pkg/signals          `python -m k8slab.samplecontroller`
 
-See controller.py's docstring for the Go <-> Python map.
+Events (`tools/record`) are `k8slab.record`'s, owner references, finalizers and
+conditions (apimachinery's meta helpers) `k8slab.meta`'s, the dynamic client
+`k8slab.chain.dynamic`'s. See controller.py's docstring for the Go <-> Python map.
 """
 
 import logging
 
+from k8slab.record import FakeRecorder, new_recorder
 from k8slab.samplecontroller.app import App, LeaderElectionOptions
 from k8slab.samplecontroller.clientset import DictClientset, new_for_config, new_for_kubeconfig
 from k8slab.samplecontroller.controller import (
@@ -39,7 +40,6 @@ from k8slab.samplecontroller.crd import (
     install_crd,
     new_foo,
 )
-from k8slab.samplecontroller.record import EventRecorder, FakeRecorder
 
 __all__ = [
     "API_VERSION",
@@ -49,7 +49,6 @@ __all__ = [
     "DEPLOYMENTS_RESOURCE",
     "DictClientset",
     "ERR_RESOURCE_EXISTS",
-    "EventRecorder",
     "FIELD_MANAGER",
     "FOOS_RESOURCE",
     "FakeRecorder",
@@ -64,6 +63,7 @@ __all__ = [
     "new_foo",
     "new_for_config",
     "new_for_kubeconfig",
+    "new_recorder",
 ]
 
 # A library logs; the application decides where to: no "lastResort" output on stderr

@@ -30,12 +30,12 @@ from typing import Any, Callable
 
 from k8slab import errors
 from k8slab.cache import SharedInformerFactory
-from k8slab.cache.listwatch import lister_watcher_for
+from k8slab.chain.listwatch import lister_watcher_for
 from k8slab.leaderelection import LeaderCallbacks, LeaderElectionConfig, LeaseLock, new_leader_elector
+from k8slab.record import new_recorder
 from k8slab.samplecontroller.clientset import new_for_kubeconfig
-from k8slab.samplecontroller.controller import CONTROLLER_AGENT_NAME, Controller, new_controller
+from k8slab.samplecontroller.controller import CONTROLLER_AGENT_NAME, CacheNotSynced, Controller, new_controller
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE
-from k8slab.samplecontroller.record import EventRecorder
 
 __all__ = ["App", "LeaderElectionOptions", "default_identity"]
 
@@ -105,7 +105,7 @@ class App:
             return 0
         opts = self.leader_election
         lock = LeaseLock(opts.resource_namespace, opts.resource_name, self.clientset.coordination_v1(),
-                         opts.identity, event_recorder=EventRecorder(self.clientset, CONTROLLER_AGENT_NAME))
+                         opts.identity, event_recorder=new_recorder(self.clientset, CONTROLLER_AGENT_NAME))
         self.elector = new_leader_elector(LeaderElectionConfig(
             lock=lock,
             lease_duration=opts.lease_duration,
@@ -140,7 +140,7 @@ class App:
         factory.start(stop)
         try:
             controller.run(self.workers, stop)
-        except errors.K8sLabError:
+        except CacheNotSynced:
             if not stop.is_set():
                 raise
             log.info("stopped before the caches synced")  # asked to stop: not a failure
@@ -153,8 +153,8 @@ class App:
     def start(self) -> "App":
         """Run in a background thread; `stop()` ends it."""
         if self._thread is not None:
-            raise RuntimeError("this App was already started; make a new one")
-        self._thread = threading.Thread(target=self._run_in_thread, name="sample-controller", daemon=True)
+            raise errors.UsageError("this App was already started; make a new one")
+        self._thread = threading.Thread(target=self._run_in_thread, name="k8slab-sample-controller", daemon=True)
         self._thread.start()
         return self
 
@@ -171,7 +171,7 @@ class App:
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                raise RuntimeError(f"sample-controller did not stop within {timeout} s")
+                raise errors.ConditionTimeout(f"sample-controller did not stop within {timeout} s")
         self.api_client.close()
 
     @property

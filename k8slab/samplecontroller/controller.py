@@ -24,14 +24,15 @@ failed sync is retried with per-key exponential backoff (5 ms doubling to
 Kept: the constants (agent name, reasons, messages, field manager), every
 branch of syncHandler and what it does with errors, the resync filter in the
 Deployment update handler, tombstone unwrapping, Events through an
-EventRecorder (`record.py`), `wait.Until`'s restart of a crashed worker.
-Differences: objects are dicts and the clientsets are `DictClientset`s;
-queue keys are "namespace/name" strings (today's sample-controller queues a
-`cache.ObjectName` struct; older releases used these strings); `run` takes a
-threading.Event for the context and, once it is set, shuts the queue down
-and waits for the workers to finish the item each holds; a few counters and
-`recent_errors` replace klog and utilruntime.HandleError, so notebooks can
-show what happened.
+EventRecorder (`k8slab.record`), `wait.Until`'s restart of a crashed worker.
+Differences: objects are dicts and the clientsets are `DictClientset`s
+(the dynamic client in the typed shape); Go's two `fmt.Errorf`s are classes
+(`CacheNotSynced`, `ResourceNotOwned`); queue keys are "namespace/name"
+strings (today's sample-controller queues a `cache.ObjectName` struct; older
+releases used these strings); `run` takes a threading.Event for the context
+and, once it is set, shuts the queue down and waits for the workers to finish
+the item each holds; a few counters and `recent_errors` replace klog and
+utilruntime.HandleError, so notebooks can show what happened.
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ from k8slab.cache import (
     split_meta_namespace_key,
     wait_for_cache_sync,
 )
+from k8slab.meta import get_controller_of, is_controlled_by, new_controller_ref
+from k8slab.record import NORMAL, WARNING, EventRecorder, new_recorder
 from k8slab.samplecontroller.crd import API_VERSION, KIND
-from k8slab.samplecontroller.meta import get_controller_of, is_controlled_by, new_controller_ref
-from k8slab.samplecontroller.record import NORMAL, WARNING, EventRecorder, Recorder
 from k8slab.workqueue import (
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
@@ -63,17 +64,9 @@ from k8slab.workqueue import (
     new_rate_limiting_queue,
 )
 
-__all__ = [
-    "CONTROLLER_AGENT_NAME",
-    "Controller",
-    "ERR_RESOURCE_EXISTS",
-    "FIELD_MANAGER",
-    "MESSAGE_RESOURCE_EXISTS",
-    "MESSAGE_RESOURCE_SYNCED",
-    "SUCCESS_SYNCED",
-    "new_controller",
-    "new_deployment",
-]
+__all__ = ["CONTROLLER_AGENT_NAME", "CacheNotSynced", "Controller", "ERR_RESOURCE_EXISTS", "FIELD_MANAGER",
+           "MESSAGE_RESOURCE_EXISTS", "MESSAGE_RESOURCE_SYNCED", "ResourceNotOwned", "SUCCESS_SYNCED",
+           "new_controller", "new_deployment"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +82,10 @@ MESSAGE_RESOURCE_SYNCED = "Foo synced successfully"
 FIELD_MANAGER = CONTROLLER_AGENT_NAME
 
 
+CacheNotSynced = errors.CacheNotSynced  # `run` stopped before the informers' caches synced: no worker started
+ResourceNotOwned = errors.ResourceNotOwned  # the Deployment a Foo names is controlled by someone else
+
+
 class Controller:
     """The controller for Foo resources. Build it with `new_controller`."""
 
@@ -101,7 +98,7 @@ class Controller:
         foos_lister: Lister,
         foos_synced: Callable[[], bool],
         workqueue: RateLimitingQueue[str],
-        recorder: Recorder,
+        recorder: EventRecorder,
     ) -> None:
         # kubeclientset talks to the built-in APIs (Deployments, Events);
         # sampleclientset to our own API group (Foos).
@@ -127,7 +124,7 @@ class Controller:
     def run(self, workers: int, stop: threading.Event) -> None:
         """Wait for the caches, run `workers` workers until `stop`, then shut down.
 
-        Raises errors.K8sLabError if `stop` comes before the caches sync. When
+        Raises CacheNotSynced if `stop` comes before the caches sync. When
         it returns, the queue is shut down and every worker has finished.
         """
         threads: list[threading.Thread] = []
@@ -135,11 +132,11 @@ class Controller:
             log.info("Starting Foo controller")
             log.info("Waiting for informer caches to sync")
             if not wait_for_cache_sync(stop, self.deployments_synced, self.foos_synced):
-                raise errors.K8sLabError("failed to wait for caches to sync")
+                raise CacheNotSynced("failed to wait for caches to sync")
             log.info("Starting workers (count %d)", workers)
             for i in range(workers):
                 thread = threading.Thread(
-                    target=_until, args=(self.run_worker, 1.0, stop), name=f"foo worker {i}", daemon=True
+                    target=_until, args=(self.run_worker, 1.0, stop), name=f"k8slab-foo-worker-{i}", daemon=True
                 )
                 thread.start()
                 threads.append(thread)
@@ -222,7 +219,7 @@ class Controller:
         if not is_controlled_by(deployment, foo):
             message = MESSAGE_RESOURCE_EXISTS % deployment["metadata"]["name"]
             self.recorder.event(foo, WARNING, ERR_RESOURCE_EXISTS, message)
-            raise errors.K8sLabError(message)
+            raise ResourceNotOwned(message)
 
         # Replicas asked for and different from the Deployment's: update it.
         # An error propagates (requeue).
@@ -305,18 +302,18 @@ def new_controller(
     deployment_informer: SharedIndexInformer,
     foo_informer: SharedIndexInformer,
     *,
-    recorder: Recorder | None = None,
+    recorder: EventRecorder | None = None,
     clock: Any = None,
     controller_class: type[Controller] = Controller,
 ) -> Controller:
     """A sample controller wired to its informers (not started: call `run`).
 
-    `recorder` defaults to an EventRecorder writing core/v1 Events as
+    `recorder` defaults to `new_recorder`'s, writing core/v1 Events as
     "sample-controller" through `kubeclientset`. `controller_class` lets a
     subclass (operator.py) reuse this wiring.
     """
     if recorder is None:
-        recorder = EventRecorder(kubeclientset, CONTROLLER_AGENT_NAME)
+        recorder = new_recorder(kubeclientset, CONTROLLER_AGENT_NAME)
     # Per-key exponential backoff, 5 ms doubling to 1000 s, and an overall
     # bucket of 50 qps / burst 300: the larger delay wins.
     rate_limiter = MaxOfRateLimiter(

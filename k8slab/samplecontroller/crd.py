@@ -81,7 +81,7 @@ def install_crd(clientset: Any, timeout: float = 30.0) -> dict[str, Any]:
             except errors.NotFound:
                 pass
         if time.monotonic() > deadline:
-            raise errors.K8sLabError(
+            raise errors.CRDNotEstablished(
                 f"CRD {CRD_NAME} not established after {timeout:.0f} s (conditions: {conditions}); "
                 "check the API server's log"
             )

@@ -24,10 +24,11 @@ import html
 import threading
 from typing import Any, Callable
 
+from k8slab import errors
 from k8slab.cache import ResourceEventHandlerFuncs, SharedInformerFactory
-from k8slab.cache.listwatch import lister_watcher_for
+from k8slab.chain.listwatch import lister_watcher_for
+from k8slab.meta import get_controller_of
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE
-from k8slab.samplecontroller.meta import get_controller_of
 
 __all__ = ["Dashboard", "render_table", "wait_for"]
 
@@ -116,7 +117,7 @@ class Dashboard:
     def start(self) -> "Dashboard":
         for factory in self._factories:
             factory.start(self._stop)
-        thread = threading.Thread(target=self._refresh_loop, name="dashboard refresher", daemon=True)
+        thread = threading.Thread(target=self._refresh_loop, name="k8slab-dashboard-refresher", daemon=True)
         thread.start()
         self._threads.append(thread)
         return self
@@ -200,7 +201,7 @@ class Dashboard:
 
 
 def wait_for(what: str, condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
-    """Wait until `condition()` is truthy, showing progress; raise TimeoutError after `timeout` s.
+    """Wait until `condition()` is truthy, showing progress; raise ConditionTimeout after `timeout` s.
 
     In a notebook a one-line widget counts the seconds (assigned from this,
     the cell's own thread); when done, a stable line is printed:
@@ -227,7 +228,7 @@ def wait_for(what: str, condition: Callable[[], Any], timeout: float = 60.0, int
             break
         waited = time.monotonic() - start
         if waited > timeout:
-            raise TimeoutError(f"{what}: not true after {timeout:.0f} s")
+            raise errors.ConditionTimeout(f"{what}: not true after {timeout:.0f} s")
         if progress is not None:
             progress.value = f"waiting: {html.escape(what)} ({waited:.0f} s of at most {timeout:.0f} s)"
         time.sleep(interval)

@@ -18,7 +18,7 @@ this subclass to show three patterns it leaves out, each a few lines here:
 - **Conditions**. `status.conditions` of type `Available`, as Deployments
   report theirs: status True/False, a CamelCase reason, a message, and a
   `lastTransitionTime` that moves only when the status flips (apimachinery's
-  `meta.SetStatusCondition`, in meta.py).
+  `meta.SetStatusCondition`, in k8slab/meta.py).
 
 RBAC: on top of the controller's ClusterRole, the operator updates Foos
 (to add and remove its finalizer): `rbac.install_rbac(..., extra_rules=OPERATOR_RULES)`.
@@ -31,14 +31,9 @@ from typing import Any
 
 from k8slab import errors
 from k8slab.cache import SharedIndexInformer, deep_copy, split_meta_namespace_key
+from k8slab.meta import add_finalizer, contains_finalizer, remove_finalizer, set_status_condition
+from k8slab.record import NORMAL
 from k8slab.samplecontroller.controller import FIELD_MANAGER, Controller, new_controller
-from k8slab.samplecontroller.meta import (
-    add_finalizer,
-    contains_finalizer,
-    remove_finalizer,
-    set_status_condition,
-)
-from k8slab.samplecontroller.record import NORMAL
 
 __all__ = ["FINALIZER", "OPERATOR_RULES", "ExternalRegistry", "OperatorController", "new_operator"]
 

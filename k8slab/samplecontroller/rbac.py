@@ -1,6 +1,6 @@
 """The controller's permissions: exactly what its code calls, and nothing else.
 
-Each rule below answers one call in controller.py, record.py or leader
+Each rule below answers one call in controller.py, k8slab/record.py or leader
 election; remove one and that call fails with 403 Forbidden (notebook 10
 shows it). The controller runs as its own user (a client certificate from
 `lab.user("sample-controller")`), bound to:
@@ -10,7 +10,7 @@ shows it). The controller runs as its own user (a client certificate from
       foos/status          update             update_foo_status
       deployments          get list watch     informer
       deployments          create update      sync_handler
-      events               create patch       EventRecorder (patch: repeated events)
+      events               create patch       the event recorder (patch: repeated events)
     Role sample-controller:leader-election   (in the Lease's namespace only)
       leases               get create update  the Lease lock
 

@@ -31,30 +31,15 @@ A worker's loop, as in sample-controller:
 from k8slab.workqueue.delaying_queue import DelayingQueue, new_delaying_queue
 from k8slab.workqueue.queue import Queue, new_queue
 from k8slab.workqueue.rate_limiters import (
-    BucketRateLimiter,
-    ItemExponentialFailureRateLimiter,
-    ItemFastSlowRateLimiter,
-    MaxOfRateLimiter,
-    RateLimiter,
-    WithMaxWaitRateLimiter,
-    default_controller_rate_limiter,
+    BucketRateLimiter, ItemExponentialFailureRateLimiter, ItemFastSlowRateLimiter, MaxOfRateLimiter,
+    RateLimiter, WithMaxWaitRateLimiter, default_controller_rate_limiter,
     default_item_based_rate_limiter,
 )
 from k8slab.workqueue.rate_limiting_queue import RateLimitingQueue, new_rate_limiting_queue
 
 __all__ = [
-    "BucketRateLimiter",
-    "DelayingQueue",
-    "ItemExponentialFailureRateLimiter",
-    "ItemFastSlowRateLimiter",
-    "MaxOfRateLimiter",
-    "Queue",
-    "RateLimiter",
-    "RateLimitingQueue",
-    "WithMaxWaitRateLimiter",
-    "default_controller_rate_limiter",
-    "default_item_based_rate_limiter",
-    "new_delaying_queue",
-    "new_queue",
-    "new_rate_limiting_queue",
+    "BucketRateLimiter", "DelayingQueue", "ItemExponentialFailureRateLimiter",
+    "ItemFastSlowRateLimiter", "MaxOfRateLimiter", "Queue", "RateLimiter", "RateLimitingQueue",
+    "WithMaxWaitRateLimiter", "default_controller_rate_limiter", "default_item_based_rate_limiter",
+    "new_delaying_queue", "new_queue", "new_rate_limiting_queue",
 ]

@@ -6,7 +6,9 @@ Mirrors client-go v0.32, `util/workqueue/delaying_queue.go`.
 Kept:
 - `add_after(item, seconds)`: a non-positive delay adds at once; otherwise
   the item waits in a min-heap ordered by ready time, watched by one
-  background "waiting loop" that adds items as they come due, earliest first;
+  background "waiting loop" that adds items as they come due, earliest first
+  (started by the first delayed add: a queue that never delays needs no
+  thread; client-go starts it with the queue);
 - an item already waiting keeps the EARLIEST of its ready times (a later
   `add_after` never postpones it);
 - the loop re-checks at least every 10 s (client-go's `maxWait` heartbeat);
@@ -56,10 +58,7 @@ class DelayingQueue(Queue[T]):
         self._seq = itertools.count()
         self._stopping = False
         self.retries = 0
-        self._loop = threading.Thread(
-            target=self._waiting_loop, name=f"workqueue-waiting-loop[{name}]", daemon=True
-        )
-        self._loop.start()
+        self._loop: threading.Thread | None = None  # started by the first delayed add
 
     def add_after(self, item: T, seconds: float) -> None:
         """Add `item` once `seconds` have passed on the queue's clock."""
@@ -72,6 +71,11 @@ class DelayingQueue(Queue[T]):
             return
         with self._waiting_cond:
             self._insert_locked(item, self._clock.now() + seconds)
+            if self._loop is None and not self._stopping:
+                self._loop = threading.Thread(
+                    target=self._waiting_loop, name=f"k8slab-workqueue-waiting-loop[{self.name}]", daemon=True
+                )
+                self._loop.start()
             self._waiting_cond.notify()  # the new entry may be the earliest
 
     def _insert_locked(self, item: T, ready_at: float) -> None:
@@ -95,18 +99,19 @@ class DelayingQueue(Queue[T]):
             while not self._stopping:
                 now = self._clock.now()
                 self._add_ready_locked(now)
-                timeout = _MAX_WAIT
+                deadline = now + _MAX_WAIT
                 if self._waiting:
-                    timeout = min(timeout, self._waiting[0][0] - now)
-                # Woken early by add_after, shut_down, or a FakeClock step.
-                self._clock.wait(self._waiting_cond, timeout)
+                    deadline = min(deadline, self._waiting[0][0])
+                # Woken early by add_after or shut_down; on time by the clock.
+                self._clock.wait(self._waiting_cond, deadline=deadline)
 
     def _stop_waiting_loop(self) -> None:
         with self._waiting_cond:
             self._stopping = True
             self._waiting_cond.notify_all()
-        if self._loop is not threading.current_thread():
-            self._loop.join()
+            loop = self._loop
+        if loop is not None and loop is not threading.current_thread():
+            loop.join()
 
     def shut_down(self) -> None:
         super().shut_down()

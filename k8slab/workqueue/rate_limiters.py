@@ -32,13 +32,8 @@ from k8slab._clock import Clock
 from k8slab._tokenbucket import TokenBucket
 
 __all__ = [
-    "BucketRateLimiter",
-    "ItemExponentialFailureRateLimiter",
-    "ItemFastSlowRateLimiter",
-    "MaxOfRateLimiter",
-    "RateLimiter",
-    "WithMaxWaitRateLimiter",
-    "default_controller_rate_limiter",
+    "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "ItemFastSlowRateLimiter",
+    "MaxOfRateLimiter", "RateLimiter", "WithMaxWaitRateLimiter", "default_controller_rate_limiter",
     "default_item_based_rate_limiter",
 ]
 

@@ -139,9 +139,10 @@ def test_node_leases_are_renewed(api_client, lab):
     assert coord.read_namespaced_lease(name, "kube-node-lease").spec.lease_duration_seconds == 40
 
 
-def test_status_lists_all_five_components(lab):
+def test_status_lists_all_seven_components(lab):
     names = [row["component"] for row in lab.status()]
-    assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+    assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+                     "kubelet-gate", "pod-web"]
     assert all(row["running"] for row in lab.status())
 
 
@@ -149,7 +150,7 @@ def test_status_lists_all_five_components(lab):
 def test_down_of_a_full_cluster_leaves_no_process(tmp_path):
     lab = Lab("pytest-down", profile="cluster", nodes=1, state_dir=tmp_path / "lab", progress=None).up()
     pids = [r["pid"] for r in lab.status()]
-    assert len(pids) == 5
+    assert len(pids) == 7
     lab.down()
     still = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert still == []

@@ -20,7 +20,8 @@ import pytest
 from k8slab import errors
 from k8slab.cache import DeletedFinalStateUnknown, SharedIndexInformer, SharedInformerFactory
 from k8slab.cache import reflector as reflector_module
-from k8slab.cache.listwatch import ListWatch, lister_watcher_for
+from k8slab.chain.listwatch import ListWatch, lister_watcher_for
+from tests.unit._polling import eventually
 
 pytestmark = pytest.mark.lab
 
@@ -304,7 +305,7 @@ def test_restarting_kube_apiserver_mid_watch_loses_nothing(lab, namespace, api_c
     with running(informer):
         thread = threading.Thread(target=writer, daemon=True)
         thread.start()
-        time.sleep(0.5)
+        eventually(lambda: len(written) >= 5, timeout=30)  # the writes are under way
         lab.restart("kube-apiserver")
         restarted.set()
         thread.join(60)

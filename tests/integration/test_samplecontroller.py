@@ -4,7 +4,6 @@ watching only the test's namespace, and the cluster's Pods really run on kwok's 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,9 +13,9 @@ import time
 import pytest
 
 from k8slab import errors
+from k8slab.meta import get_controller_of
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo
 from k8slab.samplecontroller.app import App
-from k8slab.samplecontroller.meta import get_controller_of
 from k8slab.samplecontroller.rbac import install_rbac
 
 pytestmark = pytest.mark.lab

@@ -1,11 +1,15 @@
 """Bounded polling for the unit tests: wait for a condition without hanging on a bug.
 
 Every wait ends after `WAIT` seconds of real time at most, so a test that
-waits for something that never happens fails instead of hanging.
+waits for something that never happens fails instead of hanging. Nothing here
+proves that something did NOT happen: for that, a test steps a FakeClock and
+asserts on its waiters (`deadlines()`: who still waits, and for when).
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from typing import Callable
 
@@ -23,14 +27,18 @@ def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> None:
         time.sleep(0.005)
 
 
-def never(condition: Callable[[], bool], during: float = 0.2) -> bool:
-    """True if `condition()` stayed false for `during` seconds."""
-    deadline = time.monotonic() + during
-    while time.monotonic() < deadline:
-        if condition():
-            return False
-        time.sleep(0.005)
-    return True
+def stack_of(thread: threading.Thread) -> list[str]:
+    """The functions on `thread`'s stack, innermost first ([] once it has ended).
+
+    A thread blocked in `Condition.wait` called from `Queue.get` shows ["wait", "get", ...]:
+    tests wait for that instead of sleeping and hoping the thread got there.
+    """
+    frame = sys._current_frames().get(thread.ident or -1)
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = WAIT) -> bool:

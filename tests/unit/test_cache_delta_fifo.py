@@ -15,6 +15,7 @@ from k8slab.cache.delta_fifo import (
     Requeue,
 )
 from k8slab.cache.store import new_store
+from tests.unit._polling import eventually, stack_of
 
 ADDED, UPDATED, DELETED = DeltaType.ADDED, DeltaType.UPDATED, DeltaType.DELETED
 REPLACED, SYNC = DeltaType.REPLACED, DeltaType.SYNC
@@ -224,8 +225,8 @@ def test_pop_blocks_until_an_add():
     popped = []
     t = threading.Thread(target=lambda: popped.append(pop(f, timeout=10)), daemon=True)
     t.start()
-    t.join(0.2)
-    assert t.is_alive() and not popped  # still waiting
+    eventually(lambda: stack_of(t)[:3] == ["wait", "_wait_locked", "pop"])  # blocked on an empty queue
+    assert not popped
     f.add(obj("a", 1))
     t.join(10)
     assert popped == [[Delta(ADDED, obj("a", 1))]]
@@ -243,7 +244,7 @@ def test_pop_unblocks_with_fifo_closed_when_closed():
 
     t = threading.Thread(target=popper, daemon=True)
     t.start()
-    t.join(0.1)
+    eventually(lambda: stack_of(t)[:3] == ["wait", "_wait_locked", "pop"])
     f.close()
     t.join(10)
     assert not t.is_alive() and len(errors_seen) == 1
@@ -271,8 +272,9 @@ def test_pop_runs_process_under_the_queue_lock():
 
         t = threading.Thread(target=add_b, daemon=True)
         t.start()
-        # The add cannot complete while process runs: the queue's lock is held.
-        assert not blocked_add_finished.wait(0.2)
+        # The add has begun, and cannot complete while process runs: the queue's lock is held.
+        eventually(lambda: stack_of(t)[:2] == ["add", "add_b"])
+        assert not blocked_add_finished.is_set()
 
     pop_result = f.pop(process, timeout=2)
     assert pop_result == [Delta(ADDED, obj("a", 1))]

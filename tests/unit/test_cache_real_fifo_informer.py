@@ -6,7 +6,6 @@ No lab needed: FakeSource plays the API server.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -22,6 +21,7 @@ from k8slab.cache import (
 from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.testing import FakeSource
 from k8slab.cache.testing.fake_source import config_map
+from tests.unit._polling import eventually
 
 
 def cm(name: str, v: str = "0") -> dict:
@@ -124,13 +124,11 @@ def test_an_informer_delivers_the_source_s_events_in_order_per_object_or_overall
     thread = threading.Thread(target=informer.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
         assert wait_for_cache_sync(stop, informer.has_synced, timeout=10)
         source.add(cm("b"))
         source.modify(cm("a", "1"))
         source.delete("default/b")
-        while len(seen) < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: len(seen) >= 4)
     finally:
         stop.set()
         thread.join(10)

@@ -19,7 +19,7 @@ from k8slab.cache._wait import ExponentialBackoff
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import new_store
 from k8slab.cache.testing import FakeSource, config_map
-from tests.unit._polling import WAIT, eventually, never, step_until
+from tests.unit._polling import WAIT, eventually, step_until
 
 
 class RecordingStore:
@@ -305,10 +305,14 @@ def test_resync_calls_store_resync_and_never_lists(harnesses):
     store = RecordingStore()
     h = harnesses(source, store=store, resync=30.0).start("list_and_watch")
     eventually(lambda: len(source.watch_calls) == 1)
+    assert h.clock.block_until(1)
+    assert h.clock.deadlines() == [30.0]  # the resync timer, from the start of the watch
     h.clock.step(29)
-    assert never(lambda: "resync" in store.calls)
+    assert h.clock.deadlines() == [30.0]  # not due: still waiting, not woken
+    assert "resync" not in store.calls
     h.clock.step(1)
     eventually(lambda: store.calls.count("resync") == 1)
+    eventually(lambda: h.clock.deadlines() == [60.0])
     h.clock.step(30)
     eventually(lambda: store.calls.count("resync") == 2)
     assert len(source.list_calls) == 1 and len(source.watch_calls) == 1
@@ -350,9 +354,11 @@ def test_watch_failures_back_off_exponentially_without_relisting(harnesses, erro
     eventually(lambda: len(times) == 1)
     for delay in (0.8, 1.6, 3.2):
         calls = len(times)
-        eventually(h.clock.has_waiters)  # the failed call's backoff sleep has begun
+        assert h.clock.block_until(1)  # the failed call's backoff sleep has begun
+        assert h.clock.deadlines() == [pytest.approx(times[-1] + delay)]
         h.clock.step(delay - 0.05)
-        assert never(lambda: len(times) > calls)  # not a moment early
+        assert h.clock.deadlines() == [pytest.approx(times[-1] + delay)]  # not a moment early
+        assert len(times) == calls
         h.clock.step(0.05 + 1e-9)
         eventually(lambda: len(times) == calls + 1)
     gaps = [round(b - a, 6) for a, b in zip(times, times[1:])]

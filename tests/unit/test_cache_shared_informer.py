@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from typing import Any, Callable
 
 import pytest
@@ -27,7 +26,7 @@ from k8slab.cache.listers import Lister
 from k8slab.cache.shared_informer import SharedIndexInformer, wait_for_cache_sync
 from k8slab.cache.store import new_store
 from k8slab.cache.testing import FakeSource, config_map
-from tests.unit._polling import WAIT, eventually, never, step_until
+from tests.unit._polling import WAIT, eventually, step_until
 
 
 def name_of(obj: Any) -> str:
@@ -216,8 +215,10 @@ def test_resync_goes_only_to_handlers_whose_period_is_due(running):
     r.informer.add_event_handler(never_resyncs, resync_period=0.0)
     r.start()
     eventually(lambda: len(every_10s.snapshot()) == 1)
+    assert r.clock.block_until(1)
+    assert r.clock.deadlines() == [10.0]  # the informer checks at the shortest handler period
     r.clock.step(9)
-    assert never(lambda: every_10s.kinds("update"))
+    assert r.clock.deadlines() == [10.0] and not every_10s.kinds("update")  # not due, not woken
     r.clock.step(1)
     eventually(lambda: every_10s.kinds("update") == [("update", "a", "1", "1")])
     assert never_resyncs.kinds("update") == []
@@ -240,8 +241,10 @@ def test_handler_resync_period_minimum(running, requested, not_yet, due):
     r.informer.add_event_handler(rec, resync_period=requested)
     r.start()
     eventually(lambda: len(rec.snapshot()) == 1)
+    assert r.clock.block_until(1)
+    assert r.clock.deadlines() == [due]
     r.clock.step(not_yet)
-    assert never(lambda: rec.kinds("update"))
+    assert r.clock.deadlines() == [due] and not rec.kinds("update")  # not due, not woken
     r.clock.step(due - not_yet)
     eventually(lambda: len(rec.kinds("update")) == 1)
 
@@ -250,11 +253,13 @@ def test_handler_periods_are_ignored_when_the_informer_does_not_resync(running):
     source = source_with("a")
     r = running(source)  # resync period 0: client-go warns and ignores handler periods
     rec = Recorder()
-    r.informer.add_event_handler(rec, resync_period=2.0)
+    registration = r.informer.add_event_handler(rec, resync_period=2.0)
     r.start()
     eventually(lambda: len(rec.snapshot()) == 1)
+    assert registration.resync_period == 0.0  # ignored, with a warning
+    assert r.clock.deadlines() == []  # no resync timer: nothing on the clock to wake
     r.clock.step(10)
-    assert never(lambda: rec.kinds("update"), during=0.4)
+    assert r.clock.deadlines() == [] and not rec.kinds("update")
 
 
 def test_a_late_handler_cannot_resync_faster_than_the_informer_checks(running):
@@ -262,10 +267,13 @@ def test_a_late_handler_cannot_resync_faster_than_the_informer_checks(running):
     r = running(source, resync=10.0)
     r.start()
     fast = Recorder()
-    r.informer.add_event_handler(fast, resync_period=2.0)  # raised to the 10 s check period
+    registration = r.informer.add_event_handler(fast, resync_period=2.0)
+    assert registration.resync_period == 10.0  # raised to the 10 s check period
     eventually(lambda: len(fast.snapshot()) == 1)
+    assert r.clock.block_until(1)
+    assert r.clock.deadlines() == [10.0]
     r.clock.step(5)
-    assert never(lambda: fast.kinds("update"))
+    assert r.clock.deadlines() == [10.0] and not fast.kinds("update")
     r.clock.step(5)
     eventually(lambda: len(fast.kinds("update")) == 1)
 
@@ -280,9 +288,10 @@ def test_remove_event_handler_stops_its_notifications(running):
     eventually(lambda: len(removed.snapshot()) == 1)
     r.informer.remove_event_handler(registration)
     r.informer.remove_event_handler(registration)  # twice is harmless
+    registration.join(WAIT)  # its thread has ended: nothing more can reach `removed`
     source.add(config_map("b"))
     eventually(lambda: len(kept.snapshot()) == 2)
-    assert never(lambda: len(removed.snapshot()) > 1)
+    assert removed.snapshot() == [("add", "a", True)]
 
 
 def test_add_indexers_after_start_back_fills(running):
@@ -334,14 +343,30 @@ def test_lister_over_the_informer_cache(running):
         lister.namespace("default").get("zz")
 
 
-def test_wait_for_cache_sync_gives_up_on_stop_or_timeout():
-    stop = threading.Event()
-    assert wait_for_cache_sync(stop, lambda: True, lambda: True)
-    assert not wait_for_cache_sync(stop, lambda: False, timeout=0.3)
-    threading.Timer(0.2, stop.set).start()
-    started = time.monotonic()
-    assert not wait_for_cache_sync(stop, lambda: False)
-    assert time.monotonic() - started < WAIT
+def test_wait_for_cache_sync_polls_on_the_clock_and_gives_up_at_the_timeout():
+    stop, clock, result = threading.Event(), FakeClock(), []
+    assert wait_for_cache_sync(stop, lambda: True, lambda: True, clock=clock)
+    waiter = threading.Thread(
+        target=lambda: result.append(wait_for_cache_sync(stop, lambda: False, timeout=5, clock=clock))
+    )
+    waiter.start()
+    assert clock.block_until(1)
+    assert clock.deadlines() == [0.1]  # the next poll, 100 ms on
+    clock.step(4.9)
+    eventually(lambda: clock.deadlines() == [5.0])  # polled again; the next poll is the deadline
+    assert result == []
+    clock.step(0.1)
+    waiter.join(WAIT)
+    assert result == [False]
+
+
+def test_wait_for_cache_sync_gives_up_on_stop():
+    stop, result = threading.Event(), []
+    waiter = threading.Thread(target=lambda: result.append(wait_for_cache_sync(stop, lambda: False)))
+    waiter.start()
+    stop.set()
+    waiter.join(WAIT)
+    assert result == [False]
 
 
 def test_run_twice_is_refused_quietly(running):

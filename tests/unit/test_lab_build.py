@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from k8slab.errors import BinaryBroken, BuildFailed, ToolchainMissing, UsageError
-from k8slab.lab import build
+from k8slab.lab import build, gobuild
 
 UPSTREAM = """\
 // generated
@@ -43,7 +41,7 @@ replace (
 
 
 def test_wrapper_go_mod_points_staging_modules_at_published_versions():
-    text = build.wrapper_go_mod(UPSTREAM, "v1.37.2", "v0.37.2")
+    text = gobuild.wrapper_go_mod(UPSTREAM, "v1.37.2", "v0.37.2")
     assert "module k8slab.local/kubebuild" in text
     assert "\tk8s.io/kubernetes v1.37.2" in text
     assert "k8s.io/api => k8s.io/api v0.37.2" in text
@@ -53,13 +51,13 @@ def test_wrapper_go_mod_points_staging_modules_at_published_versions():
 
 
 def test_wrapper_go_mod_drops_replaces_of_modules_nothing_requires():
-    text = build.wrapper_go_mod(UPSTREAM, "v1.37.2", "v0.37.2")
+    text = gobuild.wrapper_go_mod(UPSTREAM, "v1.37.2", "v0.37.2")
     assert "sample-controller" not in text  # not published at v0.37.2, and not needed
     assert "k8s.io/streaming => k8s.io/streaming v0.37.2" in text  # required (indirect) stays
 
 
 def test_version_stamp_covers_both_version_packages():
-    flags = build._kubernetes_ldflags("v1.37.2")
+    flags = gobuild.kubernetes_ldflags("v1.37.2")
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         assert f"-X {pkg}.gitVersion=v1.37.2" in flags
         assert f"-X {pkg}.gitMinor=37" in flags

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import os
@@ -14,10 +15,11 @@ from cryptography import x509
 
 from k8slab import course
 from k8slab.errors import LabError, StartupFailed, UsageError
-from k8slab.lab import ExternalCluster, Lab, connect
+from k8slab.lab import ExternalCluster, Lab, connect, processes
 from k8slab.lab import components as comp
 from k8slab.lab import lab as lab_module
 from k8slab.lab.cluster import _api
+from k8slab.lab.layout import Layout
 from k8slab.lab.pki import _key_usage
 
 
@@ -70,7 +72,7 @@ def test_start_of_a_running_component_says_so_and_spawns_nothing(tmp_path, monke
         raise AssertionError("a second process was started")
 
     monkeypatch.setattr(lab_module, "resolve_binaries", refuse)
-    monkeypatch.setattr(comp, "spawn", refuse)
+    monkeypatch.setattr(processes, "spawn", refuse)
     lab.start("etcd")
     assert said == [f"lab 'parts': etcd is already running (pid {os.getpid()})"]
     assert json.loads((lab.dir / "state.json").read_text())["processes"]["etcd"]["pid"] == os.getpid()
@@ -80,10 +82,11 @@ def test_starting_the_apiserver_waits_for_its_namespace_once(tmp_path, monkeypat
     lab = _lab_with_state(tmp_path, {"etcd": _this_process()})
     waits: list[str] = []
     monkeypatch.setattr(lab_module, "resolve_binaries", lambda names, **kw: {n: tmp_path / n for n in names})
-    monkeypatch.setattr(comp, "spawn", lambda binary, args, log: psutil.Process())
-    monkeypatch.setattr(comp, "wait_ready", lambda *args: 0.0)
-    monkeypatch.setattr(Lab, "_wait_for_api", lambda self: waits.append("api"))
-    monkeypatch.setattr(comp.COMPONENTS["kube-apiserver"], "args", lambda lab: [])
+    monkeypatch.setattr(processes, "spawn", lambda binary, args, log, env=None: psutil.Process())
+    monkeypatch.setattr(processes, "wait_ready", lambda *args: 0.0)
+    apiserver = dataclasses.replace(comp.COMPONENTS["kube-apiserver"], args=lambda layout: [],
+                                    after_ready=lambda layout: waits.append("api"))
+    monkeypatch.setitem(comp.COMPONENTS, "kube-apiserver", apiserver)
     lab.start("kube-apiserver")
     assert waits == ["api"]
 
@@ -116,11 +119,12 @@ def test_an_etcd_error_answer_is_a_lab_error_not_a_startup_failure(tmp_path):
         thread.join()
 
 
-def test_an_apiserver_that_does_not_answer_is_a_startup_failure(tmp_path):
+def test_an_apiserver_that_does_not_answer_is_a_startup_failure(tmp_path, monkeypatch):
     lab = _lab_with_state(tmp_path, {}, ports={"kube-apiserver": {"secure": comp.free_port()}})
-    lab.admin_ssl_context = ssl.create_default_context  # no PKI here; the connection is refused first
+    # no PKI here; the connection is refused first
+    monkeypatch.setattr(Layout, "tls", lambda self, identity="admin": ssl.create_default_context())
     with pytest.raises(StartupFailed, match=r"did not answer GET /api/v1/nodes") as err:
-        _api(lab, "GET", "/api/v1/nodes")
+        _api(lab.layout, "GET", "/api/v1/nodes")
     assert err.value.log.endswith("kube-apiserver.log")
 
 
@@ -175,3 +179,30 @@ def test_run_tests_stops_the_test_lab_only_if_it_was_not_running_before(monkeypa
     monkeypatch.setattr(course, "_stop_test_lab", calls.append)
     assert course.run_tests(["tests/unit"]) == 0
     assert calls == stopped
+
+
+def _with_settled(monkeypatch, **settled) -> None:
+    for name, check in settled.items():
+        monkeypatch.setitem(comp.COMPONENTS, name, dataclasses.replace(comp.COMPONENTS[name], settled=check))
+
+
+def test_the_last_waits_are_asked_together_and_say_what_they_waited_for(tmp_path, monkeypatch):
+    lab = _lab_with_state(tmp_path, {})
+    seen: list[object] = []
+    _with_settled(monkeypatch, etcd=lambda layout: (seen.append(layout), (True, "etcd is fine"))[1],
+                  **{"kube-apiserver": lambda layout: (True, "the API is fine")})
+    assert lab._settle() == "etcd is fine, the API is fine"
+    assert isinstance(seen[0], Layout)  # a hook gets the frozen layout, never the Lab
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        seen[0].nodes = 5  # type: ignore[misc]
+
+
+def test_a_last_wait_that_never_ends_names_what_is_missing(tmp_path, monkeypatch):
+    lab = _lab_with_state(tmp_path, {})
+    lab.start_timeout = 0.3
+    asked: list[str] = []
+    _with_settled(monkeypatch, etcd=lambda layout: (asked.append("etcd"), (False, "2 of 3 fake nodes Ready"))[1],
+                  **{"kube-apiserver": lambda layout: (asked.append("api"), (True, "fine"))[1]})
+    with pytest.raises(StartupFailed, match=r"lab 'parts' did not finish starting in 0 s \(2 of 3 fake nodes Ready\)"):
+        lab._settle()
+    assert asked[:2] == ["etcd", "api"]

@@ -10,8 +10,10 @@ import time
 import pytest
 
 from k8slab import errors
+from k8slab._clock import FakeClock
 from k8slab.cache import DeletedFinalStateUnknown, SharedIndexInformer, deep_copy
 from k8slab.cache.testing import FakeSource
+from k8slab.record import FakeRecorder
 from k8slab.samplecontroller import (
     ERR_RESOURCE_EXISTS,
     MESSAGE_RESOURCE_SYNCED,
@@ -21,7 +23,9 @@ from k8slab.samplecontroller import (
     new_foo,
 )
 from k8slab.samplecontroller.fake import Action, FakeClientset
-from k8slab.samplecontroller.record import FakeRecorder
+from k8slab.testing import ObjectTracker
+
+from ._polling import step_until
 
 
 def _always_ready():
@@ -249,24 +253,49 @@ def test_handle_object(make, queued):
     assert got == queued
 
 
+class _CountingResyncs:
+    """An informer whose handlers count the resyncs (updates with an unchanged RV) they have handled."""
+
+    def __init__(self, informer):
+        self.informer, self.resyncs = informer, 0
+
+    def __getattr__(self, name):
+        return getattr(self.informer, name)
+
+    def add_event_handler(self, handler, *args):
+        outer = self
+
+        class Counting:
+            on_add, on_delete = handler.on_add, handler.on_delete
+
+            def on_update(self, old, new):
+                handler.on_update(old, new)
+                if old["metadata"]["resourceVersion"] == new["metadata"]["resourceVersion"]:
+                    outer.resyncs += 1
+
+        return self.informer.add_event_handler(Counting(), *args)
+
+
 def test_deployment_resync_updates_are_ignored():
     """A resync replays every Deployment as an update with an unchanged RV: no enqueue."""
     foo = _foo("owner")
     source = FakeSource("Deployment", "apps/v1", resource="deployments")
     source.add(new_deployment(foo))
-    deployment_informer = SharedIndexInformer(source, "deployments", 1.0)  # resync every second
+    clock = FakeClock()
+    informer = SharedIndexInformer(source, "deployments", 1.0, clock=clock)  # resync every second
+    deployment_informer = _CountingResyncs(informer)
     foo_informer = SharedIndexInformer(FakeSource("Foo", resource="foos"), "foos")
     foo_informer.get_indexer().add(foo)
     c = new_controller(FakeClientset(), FakeClientset(), deployment_informer, foo_informer,
                        recorder=FakeRecorder())
     stop = threading.Event()
-    runner = threading.Thread(target=deployment_informer.run, args=(stop,))
+    runner = threading.Thread(target=informer.run, args=(stop,))
     runner.start()
     try:
         key, _ = c.workqueue.get()  # the initial add
         c.workqueue.done(key)
         assert key == "default/owner"
-        time.sleep(2.2)  # two resyncs
+        step_until(clock, lambda: deployment_informer.resyncs >= 2)  # two resyncs, handled
         assert c.workqueue.len() == 0
         changed = deep_copy(source.objects()[0])
         changed["spec"]["replicas"] = 3
@@ -338,7 +367,7 @@ def test_run_waits_for_sync_then_stops_workers_and_queue():
     runner.join(5)
     assert not runner.is_alive()
     assert c.workqueue.shutting_down()
-    assert not [t for t in threading.enumerate() if t.name.startswith("foo worker")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("k8slab-foo-worker")]
 
 
 def test_run_refuses_to_start_when_stopped_before_caches_sync():
@@ -354,22 +383,11 @@ def test_run_refuses_to_start_when_stopped_before_caches_sync():
 
 
 def test_converges_through_informers_over_fake_sources():
-    """Informers on FakeSources; the fake clients' writes are echoed into the sources."""
-    foos = FakeSource("Foo", "samplecontroller.k8s.io/v1alpha1", resource="foos")
-    deployments = FakeSource("Deployment", "apps/v1", resource="deployments")
-    kubeclient, client = FakeClientset(), FakeClientset()
-
-    def echo_deployment(action):
-        stored = deployments.add(deep_copy(action.obj)) if action.verb == "create" else deployments.modify(
-            deep_copy(action.obj))
-        return True, stored
-
-    def echo_status(action):
-        return True, foos.modify(deep_copy(action.obj))
-
-    kubeclient.prepend_reactor("create", "deployments", echo_deployment)
-    kubeclient.prepend_reactor("update", "deployments", echo_deployment)
-    client.prepend_reactor("update", "foos", echo_status)
+    """Informers on FakeSources and fake clients, all views of one in-memory API server."""
+    tracker = ObjectTracker()
+    foos = FakeSource("Foo", "samplecontroller.k8s.io/v1alpha1", resource="foos", tracker=tracker)
+    deployments = FakeSource("Deployment", "apps/v1", resource="deployments", tracker=tracker)
+    kubeclient, client = FakeClientset(tracker=tracker), FakeClientset(tracker=tracker)
 
     foo_informer = SharedIndexInformer(foos, "foos")
     deployment_informer = SharedIndexInformer(deployments, "deployments")

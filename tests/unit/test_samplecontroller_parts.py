@@ -10,10 +10,7 @@ import k8slab.samplecontroller as samplecontroller
 from k8slab import errors
 from k8slab.cache import SharedIndexInformer, deep_copy
 from k8slab.cache.testing import FakeSource
-from k8slab.samplecontroller import foo_crd, new_deployment, new_foo
-from k8slab.samplecontroller.__main__ import parse_args
-from k8slab.samplecontroller.fake import Action, FakeClientset
-from k8slab.samplecontroller.meta import (
+from k8slab.meta import (
     add_finalizer,
     contains_finalizer,
     find_status_condition,
@@ -22,9 +19,12 @@ from k8slab.samplecontroller.meta import (
     remove_finalizer,
     set_status_condition,
 )
+from k8slab.record import FakeRecorder, new_recorder
+from k8slab.samplecontroller import foo_crd, new_deployment, new_foo
+from k8slab.samplecontroller.__main__ import parse_args
+from k8slab.samplecontroller.fake import Action, FakeClientset
 from k8slab.samplecontroller.operator import FINALIZER, ExternalRegistry, new_operator
 from k8slab.samplecontroller.rbac import cluster_role, leader_election_role
-from k8slab.samplecontroller.record import EventRecorder, FakeRecorder
 
 
 def test_public_surface_is_sorted_and_importable():
@@ -83,7 +83,7 @@ def test_cluster_role_can_omit_a_verb_and_add_rules():
 
 def test_event_recorder_creates_then_counts_repeats():
     cs = FakeClientset()
-    recorder = EventRecorder(cs, "sample-controller")
+    recorder = new_recorder(cs, "sample-controller")
     foo = new_foo("a", "demo")
     foo["metadata"]["uid"] = "u1"
     recorder.event(foo, "Normal", "Synced", "Foo synced successfully")
@@ -106,7 +106,7 @@ def test_event_recorder_never_raises():
         raise errors.Forbidden("events is forbidden", code=403)
 
     cs.prepend_reactor("create", "events", refuse)
-    EventRecorder(cs, "sample-controller").event(new_foo("a", "demo"), "Normal", "Synced", "m")
+    new_recorder(cs, "sample-controller").event(new_foo("a", "demo"), "Normal", "Synced", "m")
 
 
 def test_fake_recorder_keeps_type_reason_message():
@@ -241,3 +241,25 @@ def test_app_refuses_a_bad_leader_election_config(tmp_path, bad):
                                   callbacks=LeaderCallbacks(lambda s: None, lambda: None), **bad)
     with pytest.raises(errors.UsageError):
         new_leader_elector(config)
+
+
+# -- the clientset ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, path",
+    [
+        pytest.param(lambda cs: cs.apps_v1().deployments("demo").get("web"),
+                     "/apis/apps/v1/namespaces/demo/deployments/web", id="namespaced"),
+        pytest.param(lambda cs: cs.core_v1().nodes().get("n1"), "/api/v1/nodes/n1", id="cluster-scoped, core group"),
+        pytest.param(lambda cs: cs.samplecontroller_v1alpha1().foos("demo").update_status(new_foo("a", "demo")),
+                     "/apis/samplecontroller.k8s.io/v1alpha1/namespaces/demo/foos/a/status", id="status subresource"),
+    ],
+)
+def test_the_typed_accessors_are_resources_of_the_dynamic_client(call, path):
+    from k8slab.chain.testing import mock_api_client
+
+    cs = samplecontroller.DictClientset(mock_api_client(lambda req: (200, {"path": req.path})))
+    assert call(cs) == {"path": path}
+    with pytest.raises(AttributeError, match="no resource 'pods'"):
+        cs.apps_v1().pods("demo")

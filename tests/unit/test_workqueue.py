@@ -15,7 +15,7 @@ import pytest
 
 import k8slab.workqueue as workqueue
 from k8slab.workqueue import Queue, new_queue
-from tests.unit._polling import wait_until
+from tests.unit._polling import eventually, stack_of, wait_until
 
 BOUND = 10.0  # seconds: generous, the machine is shared; only a bug waits this long
 
@@ -87,8 +87,8 @@ def test_a_second_worker_waits_until_the_first_is_done_with_the_item(q: Queue[An
         q.done(item)
 
     worker = start(second_worker)
-    time.sleep(0.1)  # give it a chance to (wrongly) take the held item
-    assert got == [] and worker.is_alive()
+    eventually(lambda: stack_of(worker)[:2] == ["wait", "get"])  # blocked: the held item is not queued
+    assert got == [] and q.snapshot()["queue"] == []
     q.done(first)
     worker.join(BOUND)
     assert not worker.is_alive()
@@ -156,7 +156,7 @@ def test_shut_down_lets_workers_drain_before_get_reports_shutdown(q: Queue[Any])
 def test_shut_down_wakes_workers_blocked_in_get(q: Queue[Any]) -> None:
     results: list[tuple[Any, bool]] = []
     workers = [start(lambda: results.append(q.get())) for _ in range(3)]
-    time.sleep(0.05)
+    eventually(lambda: all(stack_of(w)[:2] == ["wait", "get"] for w in workers))
     assert results == []
     q.shut_down()
     for thread in workers:
@@ -180,9 +180,10 @@ def test_shut_down_with_drain_waits_until_held_items_are_done(q: Queue[Any]) -> 
     drainer = start(q.shut_down_with_drain)
     assert wait_until(q.shutting_down)
     assert q.get() == (None, True)
+    eventually(lambda: stack_of(drainer)[:2] == ["wait", "shut_down_with_drain"])
     q.done(first)
-    time.sleep(0.05)
-    assert drainer.is_alive(), "returned while 'bar' was still being processed"
+    assert q.snapshot()["processing"] == {"bar"}
+    assert stack_of(drainer)[:2] == ["wait", "shut_down_with_drain"], "returned while 'bar' was still held"
     q.done(second)
     drainer.join(BOUND)
     assert not drainer.is_alive()
@@ -192,9 +193,7 @@ def test_shut_down_cuts_a_draining_shutdown_short(q: Queue[Any]) -> None:
     q.add("foo")
     q.get()
     drainer = start(q.shut_down_with_drain)
-    assert wait_until(q.shutting_down)
-    time.sleep(0.05)
-    assert drainer.is_alive()
+    eventually(lambda: stack_of(drainer)[:2] == ["wait", "shut_down_with_drain"])
     q.shut_down()
     drainer.join(BOUND)
     assert not drainer.is_alive()
@@ -207,9 +206,8 @@ def test_draining_hands_out_an_item_that_became_dirty_while_held(q: Queue[Any]) 
     drainer = start(q.shut_down_with_drain)
     assert wait_until(q.shutting_down)
     assert q.get() == (None, True)  # nothing queued: it is still held
-    q.done(held)
+    q.done(held)  # (nothing is held for a moment: the drain may end here, as client-go's may)
     assert q.get() == ("foo", False)  # done put it back, and draining hands it out
-    assert drainer.is_alive()
     q.done("foo")
     assert q.get() == (None, True)
     drainer.join(BOUND)

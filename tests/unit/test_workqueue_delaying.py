@@ -139,7 +139,7 @@ def test_shut_down_stops_the_waiting_loop_and_drops_waiting_items(
     q = new_delaying_queue("stopping", clock=clock)
     q.add_after("foo", 1.0)
     q.shut_down()
-    assert not any(t.name == "workqueue-waiting-loop[stopping]" for t in threading.enumerate())
+    assert not any(t.name == "k8slab-workqueue-waiting-loop[stopping]" for t in threading.enumerate())
     q.add_after("bar", 0)  # ignored
     clock.step(5.0)
     assert q.get() == (None, True)
@@ -156,7 +156,7 @@ def test_shut_down_with_drain_stops_the_waiting_loop_too(clock: FakeClock) -> No
     q.done(held)
     drainer.join(BOUND)
     assert not drainer.is_alive()
-    assert not any(t.name == "workqueue-waiting-loop[draining]" for t in threading.enumerate())
+    assert not any(t.name == "k8slab-workqueue-waiting-loop[draining]" for t in threading.enumerate())
 
 
 def test_the_real_clock_fires_short_delays(queues: list[DelayingQueue[Any]]) -> None:
@@ -195,3 +195,17 @@ def test_rate_limited_adds_wait_as_the_limiter_says(
     assert drain(q, 1) == ["one"]
     q.add_rate_limited("one")
     assert waiting_for("one") == pytest.approx(0.001)  # forgotten: starts again
+
+
+def test_the_waiting_loop_starts_with_the_first_delayed_add(clock: FakeClock) -> None:
+    def loops() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name == "k8slab-workqueue-waiting-loop[lazy]"]
+
+    q = new_delaying_queue("lazy", clock=clock)
+    q.add("now")
+    q.add_after("also now", 0)
+    assert loops() == []  # a queue that never delays needs no thread
+    q.add_after("later", 1.0)
+    assert loops() == ["k8slab-workqueue-waiting-loop[lazy]"]
+    q.shut_down()
+    assert loops() == []

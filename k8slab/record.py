@@ -1,8 +1,11 @@
 """Recording Events: what `kubectl describe foo` shows under "Events:".
 
-Mirrors client-go v0.37 `tools/record` (`EventRecorder.Event`, the event
-it builds in `recorder.makeEvent`, and the de-duplicating half of
-`events_cache.go`'s `EventCorrelator`), writing core/v1 Events.
+Mirrors client-go v0.37 `tools/record` (the `EventRecorder` interface,
+`recorder.makeEvent`, the de-duplicating half of `events_cache.go`'s
+`EventCorrelator`, and `fake.go`'s `FakeRecorder`), writing core/v1 Events.
+`EventRecorder` is the one recorder protocol: sample-controller's controller
+and leader election's Lease lock (`resourcelock.ResourceLockConfig`'s
+`EventRecorder`) both take one.
 
 Kept: an Event in the object's namespace named `<object>.<hex nanoseconds>`,
 with `involvedObject` (kind, apiVersion, name, namespace, uid,
@@ -17,6 +20,12 @@ on the caller's thread), similar-event aggregation ("combined from similar
 events"), the spam filter's token bucket, the events.k8s.io/v1 API.
 `FakeRecorder` is client-go's `record.FakeRecorder`: it keeps
 "<type> <reason> <message>" strings.
+
+`new_recorder(clientset, component)` stands for
+`NewBroadcaster().NewRecorder(scheme, EventSource{Component: component})` with
+`StartRecordingToSink` to the clientset's `core_v1().events`; it lives below
+the client chain (it needs nothing of it but that shape), so leader election
+can take a recorder without importing the `kubernetes` client.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from typing import Any, Protocol
 
 from k8slab import errors
 
-__all__ = ["EventRecorder", "FakeRecorder", "NORMAL", "Recorder", "WARNING"]
+__all__ = ["EventRecorder", "FakeRecorder", "NORMAL", "WARNING", "new_recorder"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +48,8 @@ WARNING = "Warning"  # corev1.EventTypeWarning
 MAX_CACHE_ENTRIES = 4096  # client-go's maxLruCacheEntries
 
 
-class Recorder(Protocol):
-    """client-go's `record.EventRecorder`, the one method sample-controller calls."""
+class EventRecorder(Protocol):
+    """client-go's `record.EventRecorder`: the one method its callers here use (`Event`)."""
 
     def event(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None: ...
 
@@ -49,7 +58,12 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class EventRecorder:
+def new_recorder(clientset: Any, component: str, host: str = "") -> EventRecorder:
+    """A recorder writing core/v1 Events as `component` through `clientset.core_v1().events(ns)`."""
+    return _Recorder(clientset, component, host)
+
+
+class _Recorder:
     """Writes core/v1 Events through `clientset.core_v1().events(namespace)`."""
 
     def __init__(self, clientset: Any, component: str, host: str = "") -> None:
