@@ -36,9 +36,8 @@ SECRETS = {
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/(?:tmp|root|home)/[^\s'\"<>]*")
 UPSTREAM_BLOCK = re.compile(re.escape(UPSTREAM_BEGIN) + r"([\s\S]*?)" + re.escape(UPSTREAM_END))
 
-# Every notebook's first cell prints `k8slab.connect()`'s line, which names the
-# kubeconfig by its absolute path (~/.local/state/k8slab/<lab>/kubeconfig). A
-# clean re-run alone does not change that; `connect()` must print it another way.
+# Every notebook's first cell still shows `k8slab.connect()`'s line from before it
+# printed the kubeconfig as ~/... (main 018a860): the lead's clean re-run fixes them.
 # strict: the day a notebook is clean, its entry must go.
 ABSOLUTE_PATH_OFFENDERS = {
     "00-lab.ipynb", "01-kubeconfig.ipynb", "02-rest-config.ipynb", "03-clientset-and-discovery.ipynb",
