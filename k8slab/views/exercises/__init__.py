@@ -11,7 +11,7 @@ its reference answer and rejects plausible wrong ones.
                                    expected and what happened
     run(id, answer, **context)     the same as a `Result`, for code and tests
     describe(id)                   what the exercise asks for, and its scenarios
-    exercise_ids()                 every exercise with a check
+    exercise(id), exercise_ids()   one registered Exercise; every exercise with a check
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from k8slab.views.exercises import e07, e09  # noqa: F401  (each registers its notebook's exercises)
 from k8slab.views.exercises.framework import Exercise, Result, exercise, exercise_ids, run_exercise
 
-__all__ = ["Exercise", "Result", "check", "describe", "exercise_ids", "run"]
+__all__ = ["Exercise", "Result", "check", "describe", "exercise", "exercise_ids", "run"]
 
 
 def run(exercise_id: str, answer: Any, **context: Any) -> Result:

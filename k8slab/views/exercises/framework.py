@@ -142,7 +142,7 @@ class Result:
     def report(self) -> str:
         ex, n = self.exercise, len(self.scenarios)
         if self.passed:
-            return f"✔ {ex.id} passed, {n} of {n} scenarios: {ex.title}"
+            return f"✔ {ex.id} passed ({n} scenario{'s' if n != 1 else ''}): {ex.title}"
         if any(s.unanswered for s in self.scenarios):
             return f"… {ex.id} not answered yet: write {ex.answer}, then run the check again"
         if self.refused:
@@ -197,11 +197,15 @@ def exercise(exercise_id: str) -> Exercise:
 
 
 def run_exercise(ex: Exercise, answer: Any, context: dict[str, Any]) -> Result:
-    """Run every scenario of `ex` against `answer`; never raises for a wrong answer."""
+    """Run every scenario of `ex` against `answer`; never raises for a wrong answer.
+
+    `...` (Ellipsis) and an answer raising NotImplementedError are "not answered yet"."""
     missing = [name for name in ex.needs if context.get(name) is None]
     if missing:
         args = ", ".join(f"{name}={name}" for name in missing)
         raise UsageError(f"exercise {ex.id} runs against the lab: pass {args} (check({ex.id!r}, answer, {args}))")
+    if answer is ...:  # the placeholder a notebook's exercise cell starts with
+        return Result(ex, (ScenarioResult("the answer", False, ex.answer, "...", unanswered=True),))
     if ex.callable_answer and not callable(answer):
         return Result(ex, (), refused=f"{type(answer).__name__} {answer!r:.60}")
     return Result(ex, tuple(_run_scenario(ex, s, answer, context) for s in ex.scenarios))
