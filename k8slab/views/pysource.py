@@ -6,11 +6,11 @@ and builds a link that opens it at that line.
 
 A part of a function is chosen by anchors, not line numbers:
 `python_source(Controller.process_next_work_item, start="try:")` shows the
-whole `try` statement (its `except`, `else` and `finally` clauses included),
-and `end="finally:"` would stop after the `finally` clause instead of the
-statement that `start` opens. An anchor is a piece of text on the first line
-of a statement or clause; the range ends where Python's own parser (`ast`)
-says that statement or clause ends. So lines added inside or around the part
+whole `try` statement (its `except`, `else` and `finally` clauses included);
+adding `end="except"` stops at the end of the `except` clause instead. An
+anchor is a piece of text on the first line of a statement or clause (not in
+a docstring); the part ends where Python's own parser (`ast`) says that
+statement or clause ends. So lines added inside or around the part
 move it and grow it without breaking it, and when the anchored line itself
 changes the notebook fails loudly with a `UsageError` naming the function and
 its lines, instead of silently showing the wrong lines (line numbers would).
@@ -130,10 +130,11 @@ def _select(
     """0-based first and last line (within `lines`) of the part the anchors name."""
     tree = _parse(file)
     last = len(lines) - 1
-    lo = _find(lines, start, 0, "start", where) if start is not None else 0
+    heads = _heads(tree, lines, first)
+    lo = _find(lines, heads, start, 0, "start", where) if start is not None else 0
     if start is None and end is None:
         return lo, last
-    anchored = _find(lines, end, lo, "end", where) if end is not None else lo
+    anchored = _find(lines, heads, end, lo, "end", where) if end is not None else lo
     hi = _unit_end(tree, first + anchored) - first
     return lo, min(max(hi, anchored), last)
 
@@ -154,9 +155,27 @@ def _parse_cached(path: Path, mtime_ns: int) -> ast.AST | None:
         return None
 
 
-def _find(lines: list[str], anchor: str, since: int, which: str, where: str) -> int:
+_CLAUSES = ("else", "elif", "except", "finally", "case")
+
+
+def _heads(tree: ast.AST | None, lines: list[str], first: int) -> set[int]:
+    """Indexes (within `lines`) of the lines where a statement or a clause begins."""
+    if tree is None:
+        return set(range(len(lines)))
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.ExceptHandler)) and not _is_doc(n)]
+    starts = {n.lineno - first for n in nodes}
+    clauses = {i for i, line in enumerate(lines) if line.lstrip().startswith(_CLAUSES)}
+    return {i for i in starts | clauses if 0 <= i < len(lines)}
+
+
+def _is_doc(node: ast.AST) -> bool:
+    """A docstring (or any bare string): prose, not a statement to anchor on."""
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _find(lines: list[str], heads: set[int], anchor: str, since: int, which: str, where: str) -> int:
     for i in range(since, len(lines)):
-        if anchor in lines[i]:
+        if i in heads and anchor in lines[i]:
             return i
     after = " at or after the start anchor" if since else ""
     raise UsageError(

@@ -31,6 +31,7 @@ needs_client_go = pytest.mark.skipif(
 
 
 def sample(queue):  # a function to take parts of; never called
+    """Not this line: try: is in a docstring."""
     key = queue.get()
     try:
         handle(key)  # noqa: F821
@@ -170,6 +171,8 @@ def test_the_mime_bundle_is_html_and_plain_text(no_cache):
         pytest.param("return (", None, "return (", ")", id="a statement over several lines"),
         pytest.param(None, "handle(key)", "def sample(queue):  # a function to take parts of; never called",
                      "handle(key)  # noqa: F821", id="end alone starts at the top"),
+        pytest.param("queue.get()", None, "key = queue.get()", "key = queue.get()",
+                     id="an anchor inside a docstring or an expression is skipped"),
     ],
 )
 def test_anchors_choose_whole_statements_and_clauses(start, end, first, last):
