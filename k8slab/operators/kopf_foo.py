@@ -23,10 +23,10 @@ runs in a thread pool. The map to sample-controller's controller.go:
 What kopf does on its own, and the others do not: it keeps what it handled
 last in an annotation on each Foo (`kopf.zalando.org/last-handled-configuration`,
 a PATCH after each change handled) and, while a handler retries, its progress
-in more annotations; it posts an Event for each handler that succeeds or
-fails ("Handler 'foo_changed' succeeded."), a new Event each time (no
-counting of repeats); its own requests (watches, annotation and event
-writes) have no client-side rate limit. There is no resync: a `@kopf.timer`
+in more annotations; `kopf.event` posts a new Event each time (no counting
+of repeats, as client-go's correlator does); its own requests (watches,
+annotation and event writes) have no client-side rate limit. (kopf 1.45 posts
+no Events of its own: `settings.posting.loggers` is off.) There is no resync: a `@kopf.timer`
 would give one, but a timer puts kopf's finalizer on every Foo.
 
 The controller's own writes (Deployments, Foo status) go through k8slab's
@@ -199,6 +199,8 @@ class KopfFoo:
         except BaseException as exc:  # noqa: BLE001 - kept for the caller, who asks `error`
             self.error = exc
             log.exception("kopf-foo failed")
+        finally:  # kopf leaves the thread pool of its sync handlers to whoever made the settings
+            self.settings.execution.executor.shutdown(wait=True, cancel_futures=True)
 
     def start(self, timeout: float = 60.0) -> "KopfFoo":
         """Start kopf and wait until it is ready (logged in, watching)."""
