@@ -10,7 +10,8 @@ one after the other on the same lab:
 
 1. a fresh namespace, the controller's RBAC and user, the controller started
    as a process watching that namespace (the Go sample-controller watches all:
-   the namespace before it is deleted first, so it has nothing else to do);
+   each phase's namespace is deleted, and waited for, before the next phase
+   starts, so it has nothing else to do);
 2. a warm-up Foo, waited for until available (caches synced, leader elected);
 3. the burst: `--foos` Foos of 1 replica, created back to back by the admin;
 4. until every Foo reports availableReplicas 1, then `--settle` seconds more.
@@ -131,9 +132,8 @@ class AuditCounter:
         import pandas as pd
 
         df = self.lab.audit_log()
-        df = df[(df["user"] == user) & (df["received"] >= pd.Timestamp(mark, unit="s", tz="UTC"))]
-        if "stage" in df:
-            df = df[df["stage"] == "ResponseComplete"]
+        df = df[(df["user"] == user) & (pd.to_datetime(df["received"], utc=True) >= pd.Timestamp(mark, unit="s", tz="UTC"))]
+        df = df.drop_duplicates("audit_id")  # a watch has two events (ResponseStarted, then ResponseComplete)
         resource = df["resource"].fillna("") + df["subresource"].fillna("").map(lambda s: f"/{s}" if s else "")
         return collections.Counter(zip(df["verb"], resource))
 
@@ -213,8 +213,8 @@ def wait_until(what: str, condition, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def fresh_namespace(admin: DictClientset, name: str) -> None:
-    """Delete `name` if it exists, wait until it is gone, create it (and wait for its ServiceAccount)."""
+def delete_namespace(admin: DictClientset, name: str) -> None:
+    """Delete `name` (if it exists) and wait until it is gone, its Foos, Deployments and Pods with it."""
     namespaces = admin.core_v1().namespaces()
     try:
         namespaces.delete(name)
@@ -229,7 +229,12 @@ def fresh_namespace(admin: DictClientset, name: str) -> None:
             return True
 
     wait_until(f"namespace {name} deleted", gone, 300)
-    namespaces.create({"metadata": {"name": name}})
+
+
+def fresh_namespace(admin: DictClientset, name: str) -> None:
+    """An empty namespace `name`, ready for Pods (its default ServiceAccount exists)."""
+    delete_namespace(admin, name)
+    admin.core_v1().namespaces().create({"metadata": {"name": name}})
     accounts = admin.resource(GroupVersionResource("", "v1", "serviceaccounts")).namespace(name)
     wait_until(f"{name}'s default ServiceAccount", lambda: accounts.list(field_selector="metadata.name=default")["items"], 120)
 
@@ -272,6 +277,9 @@ def phase(lab: Lab, admin: DictClientset, counter: Any, controller: str, setting
     finally:
         observer.stop()
         proc.stop()
+        # Gone before the next phase: the Go sample-controller watches every namespace, and the Pods
+        # must leave room on the kwok nodes.
+        delete_namespace(admin, ns)
     to_deployment = [observer.deployment_seen[n] - t for n, t in created.items()]
     to_available = [observer.available[n] - t for n, t in created.items()]
     return {"controller": controller, "setting": setting if limits else "0/0 (client-go default)",
@@ -330,7 +338,6 @@ def main() -> None:
                 result = phase(lab, admin, counter, controller, setting, args.foos, args.settle, log_dir)
                 results.append(result)
                 print(report(result, args.foos), flush=True)
-        admin.core_v1().namespaces().delete(f"bench-{controllers[-1]}")
     finally:
         if args.json:
             Path(args.json).write_text(json.dumps([{**r, "requests": {f"{v} {res}": n for (v, res), n in

@@ -13,9 +13,10 @@ the controller as main.go does, through the App's public hook
 (`new_controller_func`), changing nothing in k8slab.samplecontroller: the
 proposed default, runnable beside today's so the benchmark can compare them.
 
-Kept: the App (informers, leader election, shutdown) as it is. The informers
-and the Lease still share the App's own client (a list and a watch per
-informer at start); in client-go they share their group version's bucket.
+Kept: the App (informers, leader election, shutdown) as it is.
+Left out: the informers' place in the topology: they and the Lease still
+share the App's own client (a list and a watch per informer at start); in
+client-go they share their group version's bucket with its writes.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import kopf
 
@@ -127,12 +127,19 @@ def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst:
     def deployments(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return {(namespace, name): dict(body)}
 
-    def sync_foo(foo: dict[str, Any], deployments_index: kopf.Index, retry: int = 0) -> None:
-        """syncHandler: converge one Foo and its Deployment; raise kopf.TemporaryError to be retried."""
-        namespace, name = foo["metadata"]["namespace"], foo["metadata"]["name"]
+    def sync_foo(namespace: str, name: str, read_foo: Callable[[], dict[str, Any] | None],
+                 deployments_index: kopf.Index, retry: int = 0) -> None:
+        """syncHandler: converge one Foo and its Deployment; raise kopf.TemporaryError to be retried.
+
+        The Foo is read once this sync holds the Foo's lock (as syncHandler reads its lister only
+        once the queue has handed it the key): a Foo read before could be older than what the
+        sync that held the lock last has already written."""
         with locks_lock:
             lock = locks[namespace, name]
         with lock:
+            foo = read_foo()
+            if foo is None:
+                return  # gone: its Deployments go by garbage collection
             deployment_name = foo["spec"].get("deploymentName")
             if not deployment_name:
                 log.warning("%s/%s: deployment name must be specified", namespace, name)
@@ -160,8 +167,9 @@ def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst:
     @kopf.on.resume(*FOOS, id="foo_changed", registry=registry)
     @kopf.on.create(*FOOS, id="foo_changed", registry=registry)
     @kopf.on.update(*FOOS, id="foo_changed", registry=registry)
-    def foo_changed(body: kopf.Body, retry: int, deployments: kopf.Index, **_: Any) -> None:
-        sync_foo(dict(body), deployments, retry)
+    def foo_changed(body: kopf.Body, namespace: str, name: str, retry: int, deployments: kopf.Index,
+                    **_: Any) -> None:
+        sync_foo(namespace, name, lambda: dict(body), deployments, retry)  # the event's Foo is the newest
 
     @kopf.on.event(*DEPLOYMENTS, id="deployment_event", registry=registry)
     def deployment_event(body: kopf.Body, namespace: str, foos: kopf.Index, deployments: kopf.Index,
@@ -169,12 +177,12 @@ def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst:
         owner = get_controller_of(dict(body))
         if owner is None or owner.get("kind") != KIND:
             return  # not a Foo's: not ours to look at
-        found = foos.get((namespace, owner["name"]))
-        foo = next(iter(found), None) if found is not None else None
-        if foo is None:
-            return  # an orphan: its Foo is gone
+        def read_foo() -> dict[str, Any] | None:  # None: an orphan, its Foo is gone
+            found = foos.get((namespace, owner["name"]))
+            return next(iter(found), None) if found is not None else None
+
         try:
-            sync_foo(foo, deployments)
+            sync_foo(namespace, owner["name"], read_foo, deployments)
         except kopf.TemporaryError as exc:  # no retries for event handlers: the next event brings it back
             log.info("%s/%s: %s", namespace, owner["name"], exc)
 

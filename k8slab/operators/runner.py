@@ -19,7 +19,12 @@ the Go sample-controller has none (nor one for a namespace, nor leader
 election): asking it for any is a UsageError, and it watches every
 namespace. Go programs are built on first use (k8slab/lab/goprograms.py).
 Output goes to a log file (`log_path`); a controller that exits early is
-reported by `running` and its exit code by `returncode`.
+reported by `running` and its exit code by `returncode`. From a shell:
+`python -m k8slab.operators NAME --kubeconfig PATH ...` (__main__.py).
+
+Kept: each program's own flags and signal handling (SIGTERM: stop workers,
+release the Lease, exit 0). Left out: readiness (no program says when its
+caches have synced: wait for what it does, e.g. a Foo's Deployment).
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ The reference is the Go sample-controller (controller.go at v0.37.1):
 Deployment's replicas, selector, Pod template and controller reference, and
 each Foo's status; the Events are summarised apart (`events`), since each
 framework writes its own.
+
+Kept: every branch of syncHandler is visited (create, update replicas,
+recreate, refuse, retry, a second Deployment). Left out: a Foo without
+deploymentName (absorbed: nothing to see) and schema violations (the API
+server refuses them before any controller sees them).
 """
 
 from __future__ import annotations
