@@ -36,7 +36,8 @@ to them. The status is written with a merge patch of the status subresource
 be older than the stored one, and kopf retries no `on.event` handler.
 
 Kept: every branch of syncHandler, its reasons and messages, the Deployment
-sample-controller builds (`new_deployment`), the field manager.
+sample-controller builds (`new_deployment`). Its writes name `kopf-foo` as
+their field manager.
 Left out: the Synced event's counting (kopf has none), the 30 s resync.
 """
 
@@ -59,7 +60,6 @@ from k8slab.meta import get_controller_of, is_controlled_by
 from k8slab.operators.clients import new_clientset
 from k8slab.samplecontroller import (
     ERR_RESOURCE_EXISTS,
-    FIELD_MANAGER,
     MESSAGE_RESOURCE_EXISTS,
     MESSAGE_RESOURCE_SYNCED,
     SUCCESS_SYNCED,
@@ -149,17 +149,17 @@ def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst:
             client = clients.apps_v1().deployments(namespace)
             try:
                 if deployment is None:
-                    deployment = client.create(new_deployment(foo), field_manager=FIELD_MANAGER)
+                    deployment = client.create(new_deployment(foo), field_manager=AGENT_NAME)
                 if not is_controlled_by(deployment, foo):
                     message = MESSAGE_RESOURCE_EXISTS % deployment["metadata"]["name"]
                     kopf.event(foo, type="Warning", reason=ERR_RESOURCE_EXISTS, message=message)
                     raise kopf.TemporaryError(message, delay=backoff(retry))
                 replicas = foo["spec"].get("replicas")
                 if replicas is not None and replicas != deployment["spec"].get("replicas"):
-                    deployment = client.update(new_deployment(foo), field_manager=FIELD_MANAGER)
+                    deployment = client.update(new_deployment(foo), field_manager=AGENT_NAME)
                 status = {"availableReplicas": (deployment.get("status") or {}).get("availableReplicas", 0)}
                 clients.samplecontroller_v1alpha1().foos(namespace).patch(
-                    name, {"status": status}, "merge", "status", field_manager=FIELD_MANAGER)
+                    name, {"status": status}, "merge", "status", field_manager=AGENT_NAME)
             except errors.APIError as exc:  # AlreadyExists (the index is behind), Conflict, ...: retry
                 raise kopf.TemporaryError(f"{exc}", delay=backoff(retry)) from None
             kopf.event(foo, type="Normal", reason=SUCCESS_SYNCED, message=MESSAGE_RESOURCE_SYNCED)
