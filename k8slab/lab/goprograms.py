@@ -1,7 +1,12 @@
 """Go programs the course runs beside the lab, built as the lab's binaries are.
 
-    path = go_program("sample-controller")       # k8s.io/sample-controller v0.37.1, upstream's main.go
-    path = go_program("controller-runtime-foo")  # k8slab's Foo reconciler on controller-runtime v0.25.3
+    spec = GoProgram("sample-controller", "v0.37.1", "k8s.io/sample-controller",
+                     ("k8s.io/sample-controller@v0.37.1",))
+    path = go_program(spec)                      # built once, then found in the cache
+
+The programs themselves are named where they are run (k8slab/operators/
+runner.py: Go's sample-controller, and k8slab's controller-runtime Foo
+reconciler, whose sources are that package's data); this module only builds.
 
 Each program gets a wrapper module that k8slab writes into its cache
 (`$K8SLAB_CACHE_DIR/build/<name>-<version>/`), never into the repository:
@@ -11,10 +16,10 @@ Each program gets a wrapper module that k8slab writes into its cache
   v0.37.1` and builds its root package, so every dependency is at the version
   upstream's go.mod names (it has no replace directives: `go mod download
   -json` prints its go.mod);
-- k8slab's own program (controller-runtime-foo) ships its Go sources as
-  package data (`k8slab/operators/assets/crfoo/`); the wrapper is those files
-  plus a go.mod requiring controller-runtime and the course's client-go. Its
-  cache key includes a hash of the sources, so an edit builds anew.
+- a program of k8slab's own (controller-runtime-foo) ships its Go sources as
+  package data (`sources`, a folder); the wrapper is those files plus a
+  go.mod requiring what `requires` names. Its cache key includes a hash of
+  the sources and of `requires`, so an edit or another version builds anew.
 
 The binary lands in `$K8SLAB_CACHE_DIR/bin/<name>-<version>/<name>`. A
 build holds the cache's build lock (one build at a time, `progress.py`),
@@ -36,17 +41,14 @@ import os
 import shutil
 import subprocess
 import time
-from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from ..errors import BuildFailed, ToolchainMissing, UsageError
+from ..errors import BuildFailed, ToolchainMissing
 from .build import Progress, _build_env, _run_logged, cache_dir
 from .progress import build_lock
 
-__all__ = ["GO_PROGRAMS", "GoProgram", "go_program", "go_program_path"]
-
-CONTROLLER_RUNTIME_VERSION = "v0.25.3"  # the newest v0.25 the module proxy serves (client-go v0.37)
-CLIENT_GO_VERSION = "v0.37.2"  # the course's client-go (the lab is v1.37.2)
+__all__ = ["GoProgram", "go_program", "go_program_path"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,53 +59,38 @@ class GoProgram:
     version: str
     package: str
     requires: tuple[str, ...]  # "module@version" for `go get`
-    sources: str = ""  # a folder of k8slab package data holding the main package, or "" for upstream's
+    sources: Traversable | None = None  # a folder holding our main package's .go files; None: upstream's
 
     def source_files(self) -> dict[str, bytes]:
-        if not self.sources:
+        if self.sources is None:
             return {}
-        folder = resources.files("k8slab").joinpath(self.sources)
-        return {f.name: f.read_bytes() for f in sorted(folder.iterdir(), key=lambda f: f.name)
-                if f.name.endswith(".go") or f.name == "go.mod.in"}
+        return {f.name: f.read_bytes() for f in sorted(self.sources.iterdir(), key=lambda f: f.name)
+                if f.name.endswith(".go")}
 
     @property
     def cache_subdir(self) -> str:
         files = self.source_files()
         if not files:
             return f"{self.name}-{self.version}"
-        digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data for name, data in files.items()))
+        digest = hashlib.sha256(" ".join(self.requires).encode())  # the modules it is built against,
+        for name, data in files.items():  # and its sources
+            digest.update(name.encode() + b"\0" + data)
         return f"{self.name}-{self.version}-{digest.hexdigest()[:12]}"
 
 
-GO_PROGRAMS: dict[str, GoProgram] = {
-    p.name: p
-    for p in [
-        GoProgram("sample-controller", "v0.37.1", "k8s.io/sample-controller",
-                  ("k8s.io/sample-controller@v0.37.1",)),
-        GoProgram("controller-runtime-foo", CONTROLLER_RUNTIME_VERSION, "k8slab.local/crfoo",
-                  (f"sigs.k8s.io/controller-runtime@{CONTROLLER_RUNTIME_VERSION}",
-                   f"k8s.io/client-go@{CLIENT_GO_VERSION}", f"k8s.io/api@{CLIENT_GO_VERSION}",
-                   f"k8s.io/apimachinery@{CLIENT_GO_VERSION}"),
-                  sources="operators/assets/crfoo"),
-    ]
-}
-
-
-def go_program_path(name: str) -> Path:
-    """Where `name`'s binary is (or will be) cached."""
-    spec = _spec(name)
+def go_program_path(spec: GoProgram) -> Path:
+    """Where the program's binary is (or will be) cached."""
     return cache_dir() / "bin" / spec.cache_subdir / spec.name
 
 
-def go_program(name: str, *, progress: Progress | None = print, build: bool = True) -> Path:
-    """The path of `name`'s binary, built first if the cache does not have it.
+def go_program(spec: GoProgram, *, progress: Progress | None = print, build: bool = True) -> Path:
+    """The path of the program's binary, built first if the cache does not have it.
 
     Raises ToolchainMissing when it must be built and there is no `go` (or
     `build=False`), BuildFailed when a step fails (the log's last lines in the
     message).
     """
-    spec = _spec(name)
-    path = go_program_path(name)
+    path = go_program_path(spec)
     if _ok(path):
         return path
     go = shutil.which("go")
@@ -123,13 +110,6 @@ def go_program(name: str, *, progress: Progress | None = print, build: bool = Tr
     return path
 
 
-def _spec(name: str) -> GoProgram:
-    try:
-        return GO_PROGRAMS[name]
-    except KeyError:
-        raise UsageError(f"unknown Go program {name!r}; known: {', '.join(sorted(GO_PROGRAMS))}") from None
-
-
 def _ok(path: Path) -> bool:
     """Built and finished: the stamp is written only after the binary ran."""
     stamp = path.with_name(f".{path.name}.ok")
@@ -147,14 +127,14 @@ def _build(go: str, spec: GoProgram, path: Path, progress: Progress | None) -> N
     log = logs / f"{spec.cache_subdir}.log"
     label = f"{spec.name} ({spec.package} {spec.version})"
     env = _build_env()
-    module = spec.package if spec.sources else f"k8slab.local/{spec.name.replace('-', '')}build"
+    module = spec.package if spec.sources is not None else f"k8slab.local/{spec.name.replace('-', '')}build"
     (work / "go.mod").write_text(f"module {module}\n\ngo 1.26.0\n")
     (work / "go.sum").unlink(missing_ok=True)
     for old in work.glob("*.go"):
         old.unlink()
     for filename, data in spec.source_files().items():
         (work / filename).write_bytes(data)
-    if not spec.sources:
+    if spec.sources is None:
         (work / "doc.go").write_text(f"// Package {module.rsplit('/', 1)[1]} is k8slab's generated build wrapper.\n"
                                      f"package {module.rsplit('/', 1)[1]}\n")
     steps = [

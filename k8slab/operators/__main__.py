@@ -16,7 +16,7 @@ import sys
 
 from k8slab import errors
 from k8slab.lab.goprograms import go_program
-from k8slab.operators.runner import _GO, CONTROLLERS, command
+from k8slab.operators.runner import CONTROLLERS, GO_PROGRAMS, command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,12 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.list or not args.name:
             for name in CONTROLLERS:
-                what = f"Go: {_GO[name]}" if name in _GO else f"python -m {command(name, 'K')[2]}"
+                what = f"Go: {GO_PROGRAMS[name].name}" if name in GO_PROGRAMS else f"python -m {command(name, 'K')[2]}"
                 print(f"{name:<20} {what}")
             return 0
         if args.build:
-            if args.name in _GO:
-                print(go_program(_GO[args.name]))
+            if args.name in GO_PROGRAMS:
+                print(go_program(GO_PROGRAMS[args.name]))
             return 0
         if not args.kubeconfig:
             print("error: --kubeconfig (or $KUBECONFIG) is required", file=sys.stderr)

@@ -37,13 +37,27 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from k8slab import errors
-from k8slab.lab.goprograms import go_program
+from importlib import resources
 
-__all__ = ["CONTROLLERS", "Running", "run"]
+from k8slab import errors
+from k8slab.lab.goprograms import GoProgram, go_program
+
+__all__ = ["CONTROLLERS", "GO_PROGRAMS", "Running", "run"]
 
 CONTROLLERS = ("k8slab", "k8slab-client-go", "sample-controller", "controller-runtime", "kopf")
-_GO = {"sample-controller": "sample-controller", "controller-runtime": "controller-runtime-foo"}
+CONTROLLER_RUNTIME_VERSION = "v0.25.3"  # the newest v0.25 the module proxy serves (client-go v0.37)
+CLIENT_GO_VERSION = "v0.37.2"  # the course's client-go (the lab is v1.37.2)
+GO_PROGRAMS = {  # controller -> the Go program it is
+    # upstream's main.go, unchanged; its go.mod has no replace directives
+    "sample-controller": GoProgram("sample-controller", "v0.37.1", "k8s.io/sample-controller",
+                                   ("k8s.io/sample-controller@v0.37.1",)),
+    # ours: assets/crfoo, against controller-runtime and the course's client-go
+    "controller-runtime": GoProgram(
+        "controller-runtime-foo", CONTROLLER_RUNTIME_VERSION, "k8slab.local/crfoo",
+        (f"sigs.k8s.io/controller-runtime@{CONTROLLER_RUNTIME_VERSION}", f"k8s.io/client-go@{CLIENT_GO_VERSION}",
+         f"k8s.io/api@{CLIENT_GO_VERSION}", f"k8s.io/apimachinery@{CLIENT_GO_VERSION}"),
+        sources=resources.files("k8slab.operators") / "assets" / "crfoo"),
+}
 
 
 class Running:
@@ -115,13 +129,13 @@ def command(name: str, kubeconfig: str | os.PathLike[str], *, namespace: str = "
             raise errors.UsageError(f"the Go sample-controller's main.go has no flag for {' or '.join(refused)}: "
                                     "it runs with client-go's defaults (a 5/10 bucket per group version), "
                                     "without leader election; leave them out")
-        return [str(go_program("sample-controller", progress=progress)), "--kubeconfig", kubeconfig]
+        return [str(go_program(GO_PROGRAMS[name], progress=progress)), "--kubeconfig", kubeconfig]
     module = {"k8slab": "k8slab.samplecontroller", "k8slab-client-go": "k8slab.operators.k8slab_foo",
               "kopf": "k8slab.operators.kopf_foo"}.get(name)
     if name == "kopf" and leader_elect:
         raise errors.UsageError("kopf elects a leader with its peering objects, which k8slab does not set up; "
                                 "run it without leader_elect")
-    cmd = ([sys.executable, "-m", module] if module else [str(go_program(_GO[name], progress=progress))])
+    cmd = [sys.executable, "-m", module] if module else [str(go_program(GO_PROGRAMS[name], progress=progress))]
     cmd += ["--kubeconfig", kubeconfig]
     if namespace:
         cmd += ["--namespace", namespace]

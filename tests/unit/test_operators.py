@@ -18,48 +18,44 @@ from k8slab.samplecontroller.fake import FakeClientset
 
 # -- Go programs ------------------------------------------------------------------------------------
 
+SAMPLE = runner.GO_PROGRAMS["sample-controller"]
+OURS = runner.GO_PROGRAMS["controller-runtime"]
+
 
 def test_go_programs_are_cached_per_version_under_the_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("K8SLAB_CACHE_DIR", str(tmp_path))
-    assert goprograms.go_program_path("sample-controller") == \
-        tmp_path / "bin" / "sample-controller-v0.37.1" / "sample-controller"
-    ours = goprograms.go_program_path("controller-runtime-foo")
+    assert goprograms.go_program_path(SAMPLE) == tmp_path / "bin" / "sample-controller-v0.37.1" / "sample-controller"
+    ours = goprograms.go_program_path(OURS)
     assert ours.parent.name.startswith("controller-runtime-foo-v0.25.3-") and ours.name == "controller-runtime-foo"
 
 
 def test_our_go_program_is_keyed_by_its_sources(monkeypatch):
-    spec = goprograms.GO_PROGRAMS["controller-runtime-foo"]
-    files = spec.source_files()
+    files = OURS.source_files()
     assert set(files) == {"main.go", "foo_types.go"}
     assert b"Owns(&appsv1.Deployment{})" in files["main.go"]
-    assert goprograms.GO_PROGRAMS["sample-controller"].source_files() == {}  # upstream's, unchanged
-    before = spec.cache_subdir
-    assert spec.cache_subdir == before  # the same sources, the same cache entry
+    assert SAMPLE.source_files() == {}  # upstream's, unchanged
+    before = OURS.cache_subdir
+    assert OURS.cache_subdir == before  # the same sources, the same cache entry
     edited = {**files, "main.go": files["main.go"] + b"// edited\n"}
     monkeypatch.setattr(goprograms.GoProgram, "source_files", lambda self: edited)
-    assert spec.cache_subdir != before  # an edit builds anew
-
-
-def test_an_unknown_go_program_is_named_with_the_known_ones():
-    with pytest.raises(errors.UsageError, match="controller-runtime-foo, sample-controller"):
-        goprograms.go_program("kube-foo")
+    assert OURS.cache_subdir != before  # an edit builds anew
 
 
 def test_a_missing_program_is_not_built_when_told_not_to(tmp_path, monkeypatch):
     monkeypatch.setenv("K8SLAB_CACHE_DIR", str(tmp_path))
     with pytest.raises(errors.ToolchainMissing, match="not built yet"):
-        goprograms.go_program("sample-controller", build=False)
+        goprograms.go_program(SAMPLE, build=False)
 
 
 def test_a_binary_without_its_stamp_counts_as_not_built(tmp_path, monkeypatch):
     monkeypatch.setenv("K8SLAB_CACHE_DIR", str(tmp_path))
-    path = goprograms.go_program_path("sample-controller")
+    path = goprograms.go_program_path(SAMPLE)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"half a binary")  # a build killed before it finished
     assert not goprograms._ok(path)
     path.with_name(f".{path.name}.ok").write_text(str(path.stat().st_size))
     assert goprograms._ok(path)
-    assert goprograms.go_program("sample-controller", build=False) == path
+    assert goprograms.go_program(SAMPLE, build=False) == path
 
 
 # -- RBAC ---------------------------------------------------------------------------------------------
