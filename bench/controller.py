@@ -29,9 +29,10 @@ settle time:
   else changes), and reads `apiserver_flowcontrol_dispatched_requests_total`
   per FlowSchema from /metrics.
 
-What `qps/burst` means differs per controller (runner.py's table): k8slab
-shares one bucket; k8slab-client-go and the Go sample-controller, at 0/0 (the
-first setting), have a 5/10 bucket per group version; controller-runtime a
+What `qps/burst` means differs per controller (runner.py's table): k8slab-one-bucket
+shares one bucket (how k8slab's controller sent before it mirrored client-go's limiter
+topology); k8slab and the Go sample-controller, at 0/0 (the first setting), have a 5/10
+bucket per group version, and with QPS > 0 one bucket per clientset (two); controller-runtime a
 bucket per kind; kopf's own requests are never limited. The Go
 sample-controller has no QPS flag: it runs in the first setting only.
 Figures depend on the machine's load: the bench prints the load average.
@@ -65,7 +66,7 @@ from k8slab.operators import kubeconfig_for, run, user_name  # noqa: E402
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo  # noqa: E402
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE  # noqa: E402
 
-CONTROLLERS = ["k8slab", "k8slab-client-go", "sample-controller", "controller-runtime", "kopf"]
+CONTROLLERS = ["k8slab", "k8slab-one-bucket", "sample-controller", "controller-runtime", "kopf"]
 SETTINGS = ["5/10", "20/30"]  # client QPS/burst; "5/10" runs client-go's own default (0/0) where that is the same
 NODES = 4  # 110 Pods each: one burst's Pods at a time (each namespace is deleted before the next)
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
@@ -250,7 +251,7 @@ def phase(lab: Lab, admin: DictClientset, counter: Any, controller: str, setting
     fresh_namespace(admin, ns)
     qps, burst = (float(x) for x in setting.split("/"))
     limits: dict[str, Any] = {"qps": qps, "burst": int(burst)}
-    if setting == "5/10" and controller in ("k8slab-client-go", "sample-controller", "kopf"):
+    if setting == "5/10" and controller in ("k8slab", "sample-controller", "kopf"):
         limits = {}  # client-go's own default: QPS 0, a 5/10 bucket per group version
     kubeconfig = kubeconfig_for(lab, admin, controller, namespace=ns)
     proc = run(controller, kubeconfig, namespace=ns, log_dir=log_dir, progress=None, **limits)

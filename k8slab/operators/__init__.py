@@ -8,8 +8,6 @@
     runner.py       one API to start and stop each controller (and what its limits default to)
     rbac.py         each controller's ClusterRole and bindings, and why each rule is there
     kopf_foo.py     the controller written with kopf (`python -m k8slab.operators.kopf_foo`)
-    k8slab_foo.py   k8slab's sample-controller with main.go's two clientsets (client-go's limiter topology)
-    clients.py      NewForConfig's limiter topology over the dynamic client: a bucket per group version
     story.py        the scripted Foo story, and the snapshot every controller must reach
     assets/crfoo/   the controller-runtime reconciler in Go (built by k8slab/lab/goprograms.py)
 

@@ -30,7 +30,7 @@ no Events of its own: `settings.posting.loggers` is off.) There is no resync: a 
 would give one, but a timer puts kopf's finalizer on every Foo.
 
 The controller's own writes (Deployments, Foo status) go through k8slab's
-chain with client-go's limiter topology (clients.py): `qps`/`burst` apply
+chain with client-go's limiter topology (samplecontroller/clientset.py): `qps`/`burst` apply
 to them. The status is written with a merge patch of the status subresource
 (what kopf's own `patch.status` does), not a PUT: a Foo from the index may
 be older than the stored one, and kopf retries no `on.event` handler.
@@ -57,7 +57,7 @@ import kopf
 from k8slab import errors
 from k8slab.chain import load_kubeconfig
 from k8slab.meta import get_controller_of, is_controlled_by
-from k8slab.operators.clients import new_clientset
+from k8slab.samplecontroller.clientset import new_for_kubeconfig
 from k8slab.samplecontroller import (
     ERR_RESOURCE_EXISTS,
     MESSAGE_RESOURCE_EXISTS,
@@ -111,7 +111,7 @@ def new_settings() -> kopf.OperatorSettings:
 def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst: int = 0) -> kopf.OperatorRegistry:
     """The Foo controller's handlers, on a registry of their own (so several can run in one process)."""
     registry = kopf.OperatorRegistry()
-    clients = new_clientset(kubeconfig, qps=qps, burst=burst, user_agent=f"{AGENT_NAME}/k8slab")
+    clients = new_for_kubeconfig(kubeconfig, qps=qps, burst=burst, user_agent=f"{AGENT_NAME}/k8slab")
     locks: collections.defaultdict[tuple[str, str], threading.Lock] = collections.defaultdict(threading.Lock)
     locks_lock = threading.Lock()
 

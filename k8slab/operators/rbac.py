@@ -13,7 +13,7 @@ tell their requests apart. The rules, per controller:
     events (events.k8s.io)    -               -            create patch (5)     -
     leases (leader election)  get create update  -         get create update    - (6)
 
-(0) and k8slab-client-go, the same controller with other clients. (1) kopf keeps its state in annotations on each Foo (last-handled
+(0) and k8slab-one-bucket, the same controller with one shared rate limiter. (1) kopf keeps its state in annotations on each Foo (last-handled
 configuration, handler progress). (2) a merge patch of the status
 subresource (kopf_foo.py says why). (3) leader election's events, on the
 Lease, through client-go's old recorder. (4) kopf posts every Event anew,
@@ -59,7 +59,7 @@ RULES: dict[str, list[dict[str, Any]]] = {
              _rule("apps", "deployments", ["list", "watch"]), _WRITE_DEPLOYMENTS,
              _rule("", "events", ["create"])],
 }
-RULES["k8slab-client-go"] = copy.deepcopy(RULES["k8slab"])  # the same controller, other clients
+RULES["k8slab-one-bucket"] = copy.deepcopy(RULES["k8slab"])  # the same controller, one rate limiter
 LEASE_RULES = [_rule("coordination.k8s.io", "leases", ["get", "create", "update"])]
 CLUSTER_SCOPED = {"sample-controller"}  # watches every namespace, whatever it is asked
 

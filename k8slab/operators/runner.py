@@ -7,8 +7,8 @@
 The controllers, and what `qps=None` (each program's own default) means:
 
     name                 what runs                                          client limits by default
-    k8slab               python -m k8slab.samplecontroller (or in-process)  one 20/30 bucket for everything
-    k8slab-client-go     python -m k8slab.operators.k8slab_foo              a 5/10 bucket per group version
+    k8slab               python -m k8slab.samplecontroller (or in-process)  a 5/10 bucket per group version
+    k8slab-one-bucket    the same, --one-rate-limiter                       one 5/10 bucket for everything
     sample-controller    Go: k8s.io/sample-controller v0.37.1, unchanged   a 5/10 bucket per group version
     controller-runtime   Go: controller-runtime-foo (assets/crfoo)          none (controller-runtime's -1)
     kopf                 python -m k8slab.operators.kopf_foo (or in-process) writes: 5/10 per group version;
@@ -44,7 +44,7 @@ from k8slab.lab.goprograms import GoProgram, go_program
 
 __all__ = ["CONTROLLERS", "GO_PROGRAMS", "Running", "run"]
 
-CONTROLLERS = ("k8slab", "k8slab-client-go", "sample-controller", "controller-runtime", "kopf")
+CONTROLLERS = ("k8slab", "k8slab-one-bucket", "sample-controller", "controller-runtime", "kopf")
 CONTROLLER_RUNTIME_VERSION = "v0.25.3"  # the newest v0.25 the module proxy serves (client-go v0.37)
 CLIENT_GO_VERSION = "v0.37.2"  # the course's client-go (the lab is v1.37.2)
 GO_PROGRAMS = {  # controller -> the Go program it is
@@ -130,13 +130,15 @@ def command(name: str, kubeconfig: str | os.PathLike[str], *, namespace: str = "
                                     "it runs with client-go's defaults (a 5/10 bucket per group version), "
                                     "without leader election; leave them out")
         return [str(go_program(GO_PROGRAMS[name], progress=progress)), "--kubeconfig", kubeconfig]
-    module = {"k8slab": "k8slab.samplecontroller", "k8slab-client-go": "k8slab.operators.k8slab_foo",
+    module = {"k8slab": "k8slab.samplecontroller", "k8slab-one-bucket": "k8slab.samplecontroller",
               "kopf": "k8slab.operators.kopf_foo"}.get(name)
     if name == "kopf" and leader_elect:
         raise errors.UsageError("kopf elects a leader with its peering objects, which k8slab does not set up; "
                                 "run it without leader_elect")
     cmd = [sys.executable, "-m", module] if module else [str(go_program(GO_PROGRAMS[name], progress=progress))]
     cmd += ["--kubeconfig", kubeconfig]
+    if name == "k8slab-one-bucket":
+        cmd += ["--one-rate-limiter"]
     if namespace:
         cmd += ["--namespace", namespace]
     if qps is not None:
@@ -176,15 +178,12 @@ def _in_process(name: str, kubeconfig: Any, namespace: str, qps: float | None, b
         from k8slab.operators.kopf_foo import KopfFoo
 
         return KopfFoo(kubeconfig, namespace=namespace, **limits).start()
-    if name in ("k8slab", "k8slab-client-go"):
+    if name in ("k8slab", "k8slab-one-bucket"):
+        from k8slab.chain import new_token_bucket_rate_limiter
         from k8slab.samplecontroller import App, LeaderElectionOptions
 
         election = LeaderElectionOptions(resource_namespace=namespace or "kube-system") if leader_elect else None
-        if name == "k8slab":
-            app = App(kubeconfig, namespace=namespace, leader_election=election, **limits)
-        else:
-            from k8slab.operators.k8slab_foo import new_app
-
-            app = new_app(kubeconfig, namespace=namespace, leader_election=election, **limits)
-        return app.start()
+        if name == "k8slab-one-bucket":  # one bucket for both clientsets, as a rest.Config's RateLimiter
+            limits["rate_limiter"] = new_token_bucket_rate_limiter(qps or 5.0, burst or 10)
+        return App(kubeconfig, namespace=namespace, leader_election=election, **limits).start()
     raise errors.UsageError(f"{name} is a Go program: it runs as a process only (in_process=False)")

@@ -20,17 +20,17 @@ from k8slab.samplecontroller import DictClientset, install_crd
 
 pytestmark = [pytest.mark.lab, pytest.mark.cluster, pytest.mark.slow]
 
-CONTROLLERS = ["k8slab", "k8slab-client-go", "sample-controller", "controller-runtime", "kopf"]
+CONTROLLERS = ["k8slab", "k8slab-one-bucket", "sample-controller", "controller-runtime", "kopf"]
 LEADER_ELECTION = {"k8slab", "controller-runtime"}  # the story runs these as elected leaders
 STEP_TIMEOUT = 180.0  # a loaded 2-core machine; the foreign Deployment's retry backs off
 
 # Who writes the Foo events (reportingController, else source.component), and the Events each
 # framework writes besides Synced and ErrResourceExists, as (kind, type, reason).
-AGENTS = {"k8slab": "sample-controller", "k8slab-client-go": "sample-controller",
+AGENTS = {"k8slab": "sample-controller", "k8slab-one-bucket": "sample-controller",
           "sample-controller": "sample-controller", "controller-runtime": "controller-runtime-foo", "kopf": "kopf-foo"}
 FRAMEWORK_EVENTS = {
     "k8slab": {("Lease", "Normal", "LeaderElection")},  # leader election's, on the Lease
-    "k8slab-client-go": set(),
+    "k8slab-one-bucket": set(),
     "sample-controller": set(),
     "controller-runtime": {("Lease", "Normal", "LeaderElection")},
     "kopf": set(),  # kopf 1.45 posts none of its own (settings.posting.loggers is off)

@@ -11,7 +11,8 @@ from k8slab import errors
 from k8slab.chain import RestConfig
 from k8slab.lab import goprograms
 from k8slab.operators import rbac, runner, story
-from k8slab.operators.clients import GroupVersionClientset, new_clientset_for_config
+from k8slab.samplecontroller.clientset import GroupVersionClientset
+from k8slab.samplecontroller.clientset import new_for_config as new_clientset_for_config
 from k8slab.operators.kopf_foo import backoff, connection_info
 from k8slab.samplecontroller import DictClientset, new_deployment, new_foo
 from k8slab.samplecontroller.fake import FakeClientset
@@ -74,7 +75,7 @@ def test_each_controller_may_do_what_its_framework_does_and_no_more():
     assert ("events.k8s.io", "events", "create") in _rules("controller-runtime")
     assert ("events.k8s.io", "events", "create") not in _rules("sample-controller")
     assert (sample, "foos", "get") not in _rules("sample-controller")  # it reads its informers' caches only
-    assert _rules("k8slab") == _rules("k8slab-client-go")
+    assert _rules("k8slab") == _rules("k8slab-one-bucket")
     for controller in rbac.RULES:
         assert not any(v == "delete" for _, _, v in _rules(controller))
 
