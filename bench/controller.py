@@ -1,39 +1,59 @@
-"""Benchmark sample-controller on the lab: reconcile latency and 1,000-Foo convergence.
+"""The same burst of Foos through each Foo controller, side by side in one run: requests per Foo and latency.
 
-    python bench/controller.py               # its own lab (12 kwok nodes), stopped at the end
-    python bench/controller.py --lab NAME    # an existing cluster-profile lab (>= 1,000 Pods of room)
-    python bench/controller.py --skip-1000   # only the latency part
+    python bench/controller.py                    # its own cluster lab, stopped at the end
+    python bench/controller.py --lab NAME         # a running cluster lab (left running)
+    python bench/controller.py --foos 50 --settings 5/10 --only k8slab,sample-controller
 
-The controller runs as a separate process (`python -m k8slab.samplecontroller`,
-2 workers, its default 20 QPS / burst 30 client, as its own RBAC user), so
-the measuring process does not share its interpreter. The bench watches Foos
-and Deployments with k8slab's own informers and timestamps, on arrival of
-the watch event, when each Foo's Deployment first exists and when the Foo
-first reports `status.availableReplicas == spec.replicas`. Latencies are
-measured from just before each Foo's create call.
+For each client setting (default: 5/10, client-go's default, and 20/30,
+kube-controller-manager's) and each controller (k8slab/operators/runner.py),
+one after the other on the same lab:
 
-1. Latency: 100 Foos of 1 replica, created 2 per second (`--rate`), slow
-   enough that each measures one reconcile rather than a backlog: p50 / p99
-   of Foo -> Deployment created and Foo -> available. "Available" includes
-   the cluster's own work: the Deployment and ReplicaSet controllers, the
-   scheduler and kwok. Each Foo costs the controller about ten requests
-   (a create, then a status update and an Event patch per sync, and every
-   change of its Deployment's status is a sync), so its client's QPS, not
-   its code, sets the pace: at 10 Foos/s a 20 QPS client falls behind.
-2. Throughput: 1,000 Foos created as fast as one client can, then the time
-   until every Deployment exists and until every Foo is available.
+1. a fresh namespace, the controller's RBAC and user, the controller started
+   as a process watching that namespace (the Go sample-controller watches all:
+   each phase's namespace is deleted, and waited for, before the next phase
+   starts, so it has nothing else to do);
+2. a warm-up Foo, waited for until available (caches synced, leader elected);
+3. the burst: `--foos` Foos of 1 replica, created back to back by the admin;
+4. until every Foo reports availableReplicas 1, then `--settle` seconds more.
+
+Latencies are measured from just before each Foo's create: to the watch event
+that shows its Deployment, and to the one that shows the Foo available
+(k8slab's informers, in this process). Requests are the controller's user's,
+counted by the API server from the burst's first create to the end of the
+settle time:
+
+- with the API server's audit log (`Lab(audit=True)`, when the lab has one):
+  one row per request, by user, verb and resource;
+- otherwise through API Priority and Fairness: the bench adds a FlowSchema
+  per user, verb and resource (same priority level as without it, so nothing
+  else changes), and reads `apiserver_flowcontrol_dispatched_requests_total`
+  per FlowSchema from /metrics.
+
+What `qps/burst` means differs per controller (runner.py's table): k8slab-one-bucket
+shares one bucket (how k8slab's controller sent before it mirrored client-go's limiter
+topology); k8slab and the Go sample-controller, at 0/0 (the first setting), have a 5/10
+bucket per group version, and with QPS > 0 one bucket per clientset (two); controller-runtime a
+bucket per kind; kopf's own requests are never limited. The Go
+sample-controller has no QPS flag: it runs in the first setting only.
+Figures depend on the machine's load: the bench prints the load average.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
+import collections
+import inspect
+import json
+import os
+import re
+import ssl
 import statistics
-import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,28 +61,30 @@ from k8slab import errors  # noqa: E402
 from k8slab.cache import ResourceEventHandlerFuncs, SharedInformerFactory  # noqa: E402
 from k8slab.chain.listwatch import lister_watcher_for  # noqa: E402
 from k8slab.lab import Lab  # noqa: E402
-from k8slab.meta import get_controller_of  # noqa: E402
+from k8slab.meta import GroupVersionResource, get_controller_of  # noqa: E402
+from k8slab.operators import kubeconfig_for, run, user_name  # noqa: E402
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo  # noqa: E402
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE  # noqa: E402
-from k8slab.samplecontroller.rbac import install_rbac  # noqa: E402
 
-NODES = 12  # 110 Pods each: room for 1,000 one-replica Foos and the rest
+CONTROLLERS = ["k8slab", "k8slab-one-bucket", "sample-controller", "controller-runtime", "kopf"]
+SETTINGS = ["5/10", "20/30"]  # client QPS/burst; "5/10" runs client-go's own default (0/0) where that is the same
+NODES = 4  # 110 Pods each: one burst's Pods at a time (each namespace is deleted before the next)
+VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+RESOURCES = ["foos", "foos/status", "deployments", "events", "leases"]
 
 
 class Observer:
-    """Watches one namespace; records when each Foo's Deployment appears and when it is available."""
+    """Watches one namespace; when each Foo's Deployment first appears and when the Foo is first available."""
 
     def __init__(self, lab: Lab, namespace: str) -> None:
-        self.deployment_seen: dict[str, float] = {}  # Foo name -> time
+        self.deployment_seen: dict[str, float] = {}
         self.available: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._factory = SharedInformerFactory(lister_watcher_for(lab, namespace=namespace))
-        foos = self._factory.informer_for(FOOS_RESOURCE)
-        deployments = self._factory.informer_for(DEPLOYMENTS_RESOURCE)
-        foos.add_event_handler(ResourceEventHandlerFuncs(
+        self._factory.informer_for(FOOS_RESOURCE).add_event_handler(ResourceEventHandlerFuncs(
             add_func=self._foo, update_func=lambda old, new: self._foo(new)))
-        deployments.add_event_handler(ResourceEventHandlerFuncs(
+        self._factory.informer_for(DEPLOYMENTS_RESOURCE).add_event_handler(ResourceEventHandlerFuncs(
             add_func=self._deployment, update_func=lambda old, new: self._deployment(new)))
 
     def _foo(self, foo: dict) -> None:
@@ -80,7 +102,7 @@ class Observer:
 
     def start(self) -> "Observer":
         self._factory.start(self._stop)
-        if not all(self._factory.wait_for_cache_sync(self._stop, timeout=30).values()):
+        if not all(self._factory.wait_for_cache_sync(self._stop, timeout=60).values()):
             raise RuntimeError("bench informers did not sync")
         return self
 
@@ -88,41 +110,100 @@ class Observer:
         self._stop.set()
         self._factory.shutdown(10)
 
-    def counts(self) -> tuple[int, int]:
+    def count_available(self, names: list[str]) -> int:
         with self._lock:
-            return len(self.deployment_seen), len(self.available)
+            return sum(1 for n in names if n in self.available)
 
 
-def fresh_namespace(admin: DictClientset, name: str) -> None:
-    namespaces = admin.core_v1().namespaces()
+# -- counting requests per user -------------------------------------------------------------------
+
+
+class AuditCounter:
+    """Requests per (verb, resource) of a user, from the lab's audit log."""
+
+    source = "the API server's audit log"
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    def mark(self) -> Any:
+        return time.time()
+
+    def since(self, mark: Any, user: str) -> collections.Counter:
+        import pandas as pd
+
+        df = self.lab.audit_log()
+        df = df[(df["user"] == user) & (pd.to_datetime(df["received"], utc=True) >= pd.Timestamp(mark, unit="s", tz="UTC"))]
+        df = df.drop_duplicates("audit_id")  # a watch has two events (ResponseStarted, then ResponseComplete)
+        resource = df["resource"].fillna("") + df["subresource"].fillna("").map(lambda s: f"/{s}" if s else "")
+        return collections.Counter(zip(df["verb"], resource))
+
+
+class FlowSchemaCounter:
+    """Requests per (verb, resource) of a user, as API Priority and Fairness counts them per FlowSchema."""
+
+    source = "APF: apiserver_flowcontrol_dispatched_requests_total per FlowSchema (user, verb, resource)"
+
+    def __init__(self, lab: Lab, admin: DictClientset, users: list[str]) -> None:
+        self.lab = lab
+        self.schemas: dict[str, tuple[str, str, str]] = {}  # FlowSchema name -> (user, verb, resource)
+        flowschemas = admin.resource(GroupVersionResource("flowcontrol.apiserver.k8s.io", "v1", "flowschemas"))
+        for user in users:
+            for verb in VERBS:
+                for resource in RESOURCES:
+                    name = f"kb-{user}-{verb}-{resource.replace('/', '-')}"
+                    self.schemas[name] = (user, verb, resource)
+                    _apply(flowschemas, _flow_schema(name, user, [verb], [resource], 500))
+            name = f"kb-{user}-other"
+            self.schemas[name] = (user, "*", "other")
+            _apply(flowschemas, _flow_schema(name, user, ["*"], ["*"], 501, non_resource=True))
+
+    def _read(self) -> dict[str, float]:
+        ctx = ssl.create_default_context(cafile=str(self.lab.dir / "pki" / "ca.crt"))
+        ctx.load_cert_chain(str(self.lab.dir / "pki" / "admin.crt"), str(self.lab.dir / "pki" / "admin.key"))
+        text = urllib.request.urlopen(f"{self.lab.server}/metrics", context=ctx, timeout=30).read().decode()
+        counts: dict[str, float] = collections.defaultdict(float)
+        for line in text.splitlines():
+            if line.startswith("apiserver_flowcontrol_dispatched_requests_total{"):
+                m = re.search(r'flow_schema="([^"]+)"', line)
+                if m and m.group(1) in self.schemas:
+                    counts[m.group(1)] += float(line.rsplit(" ", 1)[1])
+        return counts
+
+    def mark(self) -> Any:
+        return self._read()
+
+    def since(self, mark: Any, user: str) -> collections.Counter:
+        now = self._read()
+        out: collections.Counter = collections.Counter()
+        for name, (who, verb, resource) in self.schemas.items():
+            if who == user and now.get(name, 0) - mark.get(name, 0):
+                out[verb, resource] += int(now.get(name, 0) - mark.get(name, 0))
+        return out
+
+
+def _flow_schema(name: str, user: str, verbs: list[str], resources: list[str], precedence: int,
+                 non_resource: bool = False) -> dict[str, Any]:
+    rule: dict[str, Any] = {"subjects": [{"kind": "User", "user": {"name": user}}],
+                            "resourceRules": [{"verbs": verbs, "apiGroups": ["*"], "resources": resources,
+                                               "clusterScope": True, "namespaces": ["*"]}]}
+    if non_resource:
+        rule["nonResourceRules"] = [{"verbs": ["*"], "nonResourceURLs": ["*"]}]
+    return {"apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema", "metadata": {"name": name},
+            "spec": {"priorityLevelConfiguration": {"name": "global-default"}, "matchingPrecedence": precedence,
+                     "distinguisherMethod": {"type": "ByUser"}, "rules": [rule]}}
+
+
+def _apply(client: Any, obj: dict[str, Any]) -> None:
     try:
-        namespaces.delete(name)
+        current = client.get(obj["metadata"]["name"])
     except errors.NotFound:
-        pass
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            namespaces.get(name)
-            time.sleep(0.5)
-        except errors.NotFound:
-            namespaces.create({"metadata": {"name": name}})
-            return
-    raise TimeoutError(f"namespace {name} not deleted in 300 s")
+        client.create(obj)
+        return
+    client.update({**obj, "metadata": {**obj["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}})
 
 
-QPS, BURST = 20.0, 30  # the controller's client; --qps/--burst change them
-
-
-def start_controller(kubeconfig: Path, namespace: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "k8slab.samplecontroller", "--kubeconfig", str(kubeconfig),
-         "--namespace", namespace, "--kube-api-qps", str(QPS), "--kube-api-burst", str(BURST)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop_controller(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(60)
+# -- one phase: one controller, one setting -------------------------------------------------------
 
 
 def wait_until(what: str, condition, timeout: float) -> None:
@@ -133,92 +214,135 @@ def wait_until(what: str, condition, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def delete_namespace(admin: DictClientset, name: str) -> None:
+    """Delete `name` (if it exists) and wait until it is gone, its Foos, Deployments and Pods with it."""
+    namespaces = admin.core_v1().namespaces()
+    try:
+        namespaces.delete(name)
+    except errors.NotFound:
+        pass
+
+    def gone() -> bool:
+        try:
+            namespaces.get(name)
+            return False
+        except errors.NotFound:
+            return True
+
+    wait_until(f"namespace {name} deleted", gone, 300)
+
+
+def fresh_namespace(admin: DictClientset, name: str) -> None:
+    """An empty namespace `name`, ready for Pods (its default ServiceAccount exists)."""
+    delete_namespace(admin, name)
+    admin.core_v1().namespaces().create({"metadata": {"name": name}})
+    accounts = admin.resource(GroupVersionResource("", "v1", "serviceaccounts")).namespace(name)
+    wait_until(f"{name}'s default ServiceAccount", lambda: accounts.list(field_selector="metadata.name=default")["items"], 120)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-def latency(lab: Lab, admin: DictClientset, kubeconfig: Path, count: int = 100, rate: float = 2.0) -> None:
-    ns = "bench-latency"
+def phase(lab: Lab, admin: DictClientset, counter: Any, controller: str, setting: str, foos: int,
+          settle: float, log_dir: Path) -> dict[str, Any]:
+    ns = f"bench-{controller}"
     fresh_namespace(admin, ns)
-    proc = start_controller(kubeconfig, ns)
+    qps, burst = (float(x) for x in setting.split("/"))
+    limits: dict[str, Any] = {"qps": qps, "burst": int(burst)}
+    if setting == "5/10" and controller in ("k8slab", "sample-controller", "kopf"):
+        limits = {}  # client-go's own default: QPS 0, a 5/10 bucket per group version
+    kubeconfig = kubeconfig_for(lab, admin, controller, namespace=ns)
+    proc = run(controller, kubeconfig, namespace=ns, log_dir=log_dir, progress=None, **limits)
     observer = Observer(lab, ns).start()
+    client = admin.samplecontroller_v1alpha1().foos(ns)
     try:
-        time.sleep(3)  # the controller is up and synced
-        foos = admin.samplecontroller_v1alpha1().foos(ns)
+        client.create(new_foo("warmup", ns, replicas=1))
+        wait_until(f"{controller}: the warm-up Foo available", lambda: observer.count_available(["warmup"]), 180)
+        time.sleep(1.0)  # the warm-up's last writes land before the count starts
+        mark = counter.mark()
         created: dict[str, float] = {}
         start = time.monotonic()
-        for i in range(count):
-            name = f"lat-{i:03d}"
-            next_at = start + i / rate
-            time.sleep(max(0.0, next_at - time.monotonic()))
+        for i in range(foos):
+            name = f"foo-{i:03d}"
             created[name] = time.monotonic()
-            foos.create(new_foo(name, ns, replicas=1))
-        wait_until(f"{count} Foos available", lambda: observer.counts()[1] >= count, 300)
-        to_deployment = [1000 * (observer.deployment_seen[n] - t) for n, t in created.items()]
-        to_available = [observer.available[n] - t for n, t in created.items()]
-        print(f"{count} Foos of 1 replica, created {rate:g} per second:")
-        print(f"  Foo created -> Deployment created      p50 {percentile(to_deployment, 50):7.1f} ms   "
-              f"p99 {percentile(to_deployment, 99):7.1f} ms   mean {statistics.mean(to_deployment):7.1f} ms")
-        print(f"  Foo created -> availableReplicas ok    p50 {percentile(to_available, 50):7.2f} s    "
-              f"p99 {percentile(to_available, 99):7.2f} s    mean {statistics.mean(to_available):7.2f} s")
-    finally:
-        observer.stop()
-        stop_controller(proc)
-        admin.core_v1().namespaces().delete(ns)
-
-
-def throughput(lab: Lab, admin: DictClientset, kubeconfig: Path, count: int = 1000) -> None:
-    ns = "bench-throughput"
-    fresh_namespace(admin, ns)
-    proc = start_controller(kubeconfig, ns)
-    observer = Observer(lab, ns).start()
-    try:
-        time.sleep(3)
-        foos = admin.samplecontroller_v1alpha1().foos(ns)
-        start = time.monotonic()
-        for i in range(count):
-            foos.create(new_foo(f"tp-{i:04d}", ns, replicas=1))
-        created = time.monotonic() - start
-        wait_until("all Deployments", lambda: observer.counts()[0] >= count, 900)
-        deployments = time.monotonic() - start
-        wait_until("all Foos available", lambda: observer.counts()[1] >= count, 1800)
+            client.create(new_foo(name, ns, replicas=1))
+        sent = time.monotonic() - start
+        wait_until(f"{controller}: {foos} Foos available", lambda: observer.count_available(list(created)) == foos, 900)
         converged = time.monotonic() - start
-        print(f"{count:,} Foos of 1 replica, created back to back ({created:.1f} s to send the creates):")
-        print(f"  every Deployment created   {deployments:7.1f} s")
-        print(f"  every Foo available        {converged:7.1f} s   ({count / converged:.1f} Foos/s)")
+        time.sleep(settle)
+        requests = counter.since(mark, user_name(controller))
+        if not proc.running:
+            raise RuntimeError(f"{controller} exited: {proc.logs()}")
     finally:
         observer.stop()
-        stop_controller(proc)
-        admin.core_v1().namespaces().delete(ns)
+        proc.stop()
+        # Gone before the next phase: the Go sample-controller watches every namespace, and the Pods
+        # must leave room on the kwok nodes.
+        delete_namespace(admin, ns)
+    to_deployment = [observer.deployment_seen[n] - t for n, t in created.items()]
+    to_available = [observer.available[n] - t for n, t in created.items()]
+    return {"controller": controller, "setting": setting if limits else "0/0 (client-go default)",
+            "sent": sent, "converged": converged, "requests": requests,
+            "deployment": (percentile(to_deployment, 50), percentile(to_deployment, 99)),
+            "available": (percentile(to_available, 50), percentile(to_available, 99)),
+            "mean_available": statistics.mean(to_available)}
+
+
+def report(result: dict[str, Any], foos: int) -> str:
+    req = result["requests"]
+    total = sum(req.values())
+    by_verb = collections.Counter()
+    for (verb, resource), n in req.items():
+        by_verb[f"{verb} {resource}"] += n
+    detail = ", ".join(f"{k} {v / foos:.1f}" for k, v in sorted(by_verb.items(), key=lambda kv: -kv[1]))
+    d50, d99 = result["deployment"]
+    a50, a99 = result["available"]
+    return (f"  {result['controller']:<19} {result['setting']:<24} {total / foos:6.1f}   "
+            f"{d50:6.2f} / {d99:6.2f}   {a50:6.2f} / {a99:6.2f}   {result['converged']:6.1f}\n"
+            f"  {'':<19} per Foo: {detail}")
 
 
 def main() -> None:
-    global QPS, BURST
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lab", help="use this running lab instead of starting one")
-    parser.add_argument("--skip-1000", action="store_true")
-    parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--rate", type=float, default=2.0, help="Foos created per second (latency part)")
-    parser.add_argument("--qps", type=float, default=QPS, help="the controller's --kube-api-qps")
-    parser.add_argument("--burst", type=int, default=BURST, help="the controller's --kube-api-burst")
+    parser.add_argument("--lab", help="use this running cluster lab instead of starting one")
+    parser.add_argument("--foos", type=int, default=100)
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds counted after the last Foo is available")
+    parser.add_argument("--settings", default=",".join(SETTINGS), help="client QPS/burst settings, e.g. 5/10,20/30")
+    parser.add_argument("--only", default=",".join(CONTROLLERS), help="controllers, comma-separated")
+    parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
-    QPS, BURST = args.qps, args.burst
-    lab = Lab(args.lab or "bench-controller", profile="cluster", nodes=NODES, progress=None)
+    controllers = [c for c in args.only.split(",") if c]
+    audit = "audit" in inspect.signature(Lab).parameters
+    lab = Lab(args.lab or "bench-controller", profile="cluster", nodes=NODES, progress=None,
+              **({"audit": True} if audit else {}))
     started = not lab.running
     lab.up()
     admin = DictClientset(lab.api_client())
+    log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "k8slab-bench-controller"
+    results = []
     try:
         install_crd(admin)
-        install_rbac(admin, "sample-controller")
-        kubeconfig = lab.user("sample-controller")
-        print(f"sample-controller on lab {lab.name!r} ({lab.nodes} kwok nodes); "
-              f"controller: a process, 2 workers, {QPS:g} QPS / burst {BURST}")
-        if not args.skip_latency:
-            latency(lab, admin, kubeconfig, rate=args.rate)
-        if not args.skip_1000:
-            throughput(lab, admin, kubeconfig)
+        users = [user_name(c) for c in controllers]
+        counter = AuditCounter(lab) if audit and hasattr(lab, "audit_log") else FlowSchemaCounter(lab, admin, users)
+        print(f"lab {lab.name!r} ({lab.nodes} kwok nodes); {args.foos} Foos of 1 replica per controller, "
+              f"created back to back; requests from {counter.source}; load average "
+              f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(f"  {'controller':<19} {'client QPS/burst':<24} {'req/Foo':>6}   {'-> Deployment p50/p99 s':<17}  "
+              f"{'-> available p50/p99 s':<17}  all available s")
+        for setting in args.settings.split(","):
+            for controller in controllers:
+                if controller == "sample-controller" and setting != "5/10":
+                    print(f"  {controller:<19} {setting:<24} (not run: main.go has no QPS flag)")
+                    continue
+                result = phase(lab, admin, counter, controller, setting, args.foos, args.settle, log_dir)
+                results.append(result)
+                print(report(result, args.foos), flush=True)
     finally:
+        if args.json:
+            Path(args.json).write_text(json.dumps([{**r, "requests": {f"{v} {res}": n for (v, res), n in
+                                                                    r["requests"].items()}} for r in results], indent=1))
         admin.close()
         if started:
             lab.down()

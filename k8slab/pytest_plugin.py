@@ -85,10 +85,9 @@ class LabPool:
         self._labs.clear()
 
 
-def base_lab_name(explicit: str | None = None) -> str:
-    """The session's lab name: explicit, else $K8SLAB_TEST_LAB, else pytest-<pid>; per xdist worker."""
+def base_lab_name(explicit: str | None = None, worker: str | None = None) -> str:
+    """The session's lab name: explicit, else $K8SLAB_TEST_LAB, else pytest-<pid>; `-<worker>` under xdist."""
     base = explicit or os.environ.get("K8SLAB_TEST_LAB") or f"pytest-{os.getpid()}"
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
     return f"{base}-{worker}" if worker else base
 
 
@@ -119,7 +118,10 @@ def _option(config: pytest.Config, name: str) -> Any:
 @pytest.fixture(scope="session")
 def k8slab_lab_pool(pytestconfig: pytest.Config) -> Iterator[LabPool]:
     keep = bool(_option(pytestconfig, "keep")) or os.environ.get("K8SLAB_TEST_KEEP") == "1"
-    pool = LabPool(base_lab_name(_option(pytestconfig, "lab") or None), keep=keep)
+    # xdist tells its workers who they are in `workerinput` (not the environment, which a pytest
+    # started from inside a worker would inherit).
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid")
+    pool = LabPool(base_lab_name(_option(pytestconfig, "lab") or None, worker), keep=keep)
     yield pool
     pool.close()
 

@@ -47,8 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="concurrent syncs (default 2, as main.go)")
     p.add_argument("--namespace", default="", help="watch only this namespace (default: all)")
     p.add_argument("--resync", type=float, default=DEFAULT_RESYNC, help="informer resync period, s")
-    p.add_argument("--kube-api-qps", type=float, default=DEFAULT_QPS)
+    p.add_argument("--kube-api-qps", type=float, default=DEFAULT_QPS,
+                   help="0 (default, as main.go): a 5/10 bucket per group version; > 0: one bucket per clientset")
     p.add_argument("--kube-api-burst", type=int, default=DEFAULT_BURST)
+    p.add_argument("--one-rate-limiter", action="store_true",
+                   help="one --kube-api-qps/--kube-api-burst bucket shared by both clientsets (for comparisons)")
     p.add_argument("--leader-elect", action="store_true", help="run only while holding the Lease")
     p.add_argument("--leader-elect-lease-duration", type=float, default=le.lease_duration)
     p.add_argument("--leader-elect-renew-deadline", type=float, default=le.renew_deadline)
@@ -82,12 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.id:
             leader_election.identity = args.id
+    limiter = None
+    if args.one_rate_limiter:
+        from k8slab.chain import new_token_bucket_rate_limiter
+
+        limiter = new_token_bucket_rate_limiter(args.kube_api_qps or 5.0, args.kube_api_burst or 10)
     app = App(args.kubeconfig, workers=args.workers, namespace=args.namespace, resync=args.resync,
-              qps=args.kube_api_qps, burst=args.kube_api_burst, leader_election=leader_election)
+              qps=args.kube_api_qps, burst=args.kube_api_burst, leader_election=leader_election,
+              rate_limiter=limiter)
     try:
         code = app.run(stop)
     finally:
-        app.api_client.close()
+        app.close()
     logging.getLogger("k8slab.samplecontroller").info("exiting with status %d", code)
     return code
 

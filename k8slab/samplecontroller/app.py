@@ -41,10 +41,11 @@ __all__ = ["App", "LeaderElectionOptions", "default_identity"]
 
 log = logging.getLogger(__name__)
 
-# kube-controller-manager's --kube-api-qps / --kube-api-burst defaults; client-go's
-# own 5 / 10 would make 100 Foos (three writes each) take a minute.
-DEFAULT_QPS = 20.0
-DEFAULT_BURST = 30
+# main.go leaves QPS and Burst unset: client-go's NewForConfig then gives every group version
+# a 5 / 10 bucket of its own, so Deployment writes, Events and Foo status writes never queue
+# behind one another (clientset.py). QPS > 0 makes each clientset share one bucket instead.
+DEFAULT_QPS = 0.0
+DEFAULT_BURST = 0
 DEFAULT_RESYNC = 30.0  # main.go: NewSharedInformerFactory(client, time.Second*30)
 
 
@@ -79,6 +80,7 @@ class App:
         burst: int = DEFAULT_BURST,
         leader_election: LeaderElectionOptions | None = None,
         new_controller_func: Callable[..., Controller] = new_controller,
+        rate_limiter: Any = None,
     ) -> None:
         self.kubeconfig = os.fspath(kubeconfig)
         self.workers, self.namespace, self.resync = workers, namespace, resync
@@ -90,11 +92,18 @@ class App:
         self.exit_code: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # One throttled client: one QPS/Burst bucket for the informers and all writes.
-        self.clientset = new_for_kubeconfig(
-            self.kubeconfig, qps=qps, burst=burst, user_agent=f"{CONTROLLER_AGENT_NAME}/k8slab"
-        )
-        self.api_client = self.clientset.api_client
+        # main.go's two clientsets (kubernetes.NewForConfig, versioned.NewForConfig), with
+        # client-go's limits: see DEFAULT_QPS. A `rate_limiter` given is shared by both, as a
+        # rest.Config's RateLimiter is (bench/controller.py compares that with the default).
+        agent = f"{CONTROLLER_AGENT_NAME}/k8slab"
+        self.kubeclientset = new_for_kubeconfig(self.kubeconfig, qps=qps, burst=burst, user_agent=agent,
+                                                rate_limiter=rate_limiter)
+        self.sampleclientset = new_for_kubeconfig(self.kubeconfig, qps=qps, burst=burst, user_agent=agent,
+                                                  rate_limiter=rate_limiter)
+        self.clientset = self.kubeclientset  # Deployments, Events, the Lease
+        # The informers list and watch through the kube clientset's connection pool, unthrottled when
+        # QPS is 0 (in client-go they take their group version's tokens: one list and one watch each).
+        self.api_client = self.kubeclientset.api_client
 
     # -- in this thread ---------------------------------------------------------------
 
@@ -130,8 +139,8 @@ class App:
             lister_watcher_for(self.api_client, namespace=self.namespace or None), self.resync
         )
         controller = self.new_controller_func(
-            self.clientset,
-            self.clientset,
+            self.kubeclientset,
+            self.sampleclientset,
             factory.informer_for(DEPLOYMENTS_RESOURCE),
             factory.informer_for(FOOS_RESOURCE),
         )
@@ -172,7 +181,12 @@ class App:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 raise errors.ConditionTimeout(f"sample-controller did not stop within {timeout} s")
-        self.api_client.close()
+        self.close()
+
+    def close(self) -> None:
+        """Close both clientsets' connection pools."""
+        self.kubeclientset.api_client.close()
+        self.sampleclientset.api_client.close()
 
     @property
     def running(self) -> bool:

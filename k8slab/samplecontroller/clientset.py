@@ -17,6 +17,12 @@ is `dynamic.resource(GroupVersionResource("apps", "v1", "deployments")).namespac
 is the real dynamic client with it on top, samplecontroller/fake.py's
 `FakeClientset` the fake one (as client-go's fake clientset embeds its `Fake`).
 
+`new_for_config` mirrors `NewForConfig`'s rate limits (kubernetes/clientset.go): with
+QPS 0, client-go's default, every group version sends through a 5/10 bucket of its own
+(`GroupVersionClientset`), so a controller's Deployment writes, Events and Foo status
+writes never wait behind one another; a QPS > 0 or a given rate limiter is one bucket for
+the whole clientset. sample-controller's main.go builds two clientsets (app.py does too).
+
 Kept: the groups and resources the course's controller, its leader election,
 RBAC and notebooks use (`GROUPS`).
 Left out: every other resource (use `k8slab.chain.DynamicClient`), typed models.
@@ -25,13 +31,17 @@ Left out: every other resource (use `k8slab.chain.DynamicClient`), typed models.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Callable
 
-from k8slab.chain import RestConfig, api_client_for, load_kubeconfig
+from k8slab.chain import DynamicResourceClient, RestConfig, ThrottledApiClient, load_kubeconfig
 from k8slab.chain.dynamic import DynamicClient
+from k8slab.chain.flowcontrol import DEFAULT_BURST, new_token_bucket_rate_limiter, rate_limiter_for
+from k8slab.errors import UsageError
 from k8slab.meta import GroupVersionResource
 
-__all__ = ["DictClientset", "GROUPS", "TypedClientset", "new_for_config", "new_for_kubeconfig"]
+__all__ = ["DictClientset", "GROUPS", "GroupVersionClientset", "TypedClientset", "new_for_config",
+           "new_for_kubeconfig"]
 
 # accessor -> (API group, version, {accessor of a resource: (resource, namespaced?)})
 GROUPS: dict[str, tuple[str, str, dict[str, tuple[str, bool]]]] = {
@@ -84,17 +94,62 @@ class DictClientset(DynamicClient, TypedClientset):
         TypedClientset.__init__(self, self)
 
 
+class GroupVersionClientset(DictClientset):
+    """DictClientset whose group versions each send through a limiter of their own.
+
+    `kubernetes.NewForConfig` with QPS 0: every group version's RESTClient gets its
+    own 5/10 bucket (rest/config.go `RESTClientForConfigAndClient`), over one HTTP
+    client: here a sibling ThrottledApiClient per group version, one connection pool.
+    """
+
+    def __init__(self, api_client: ThrottledApiClient, *, qps: float = 0.0, burst: int = 0) -> None:
+        super().__init__(api_client)
+        self._qps, self._burst = qps, burst
+        self._clients: dict[str, ThrottledApiClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, group: str, version: str) -> ThrottledApiClient:
+        key = f"{group}/{version}" if group else version
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                limiter = rate_limiter_for(self._qps, self._burst or DEFAULT_BURST)
+                client = self._clients[key] = self.api_client.with_rate_limiter(limiter)
+            return client
+
+    def resource(self, gvr: GroupVersionResource) -> DynamicResourceClient:
+        return DynamicResourceClient(self._client(gvr.group, gvr.version), gvr)
+
+    def limiters(self) -> dict[str, Any]:
+        """Group version -> its limiter, for the group versions used so far."""
+        with self._lock:
+            return {key: client.rate_limiter for key, client in sorted(self._clients.items())}
+
+
 def new_for_config(config: RestConfig) -> DictClientset:
-    """client-go's `NewForConfig`: one throttled client (the config's QPS/Burst) for all groups."""
-    return DictClientset(api_client_for(config))
+    """client-go's `NewForConfig`, its rate limits to the letter (kubernetes/clientset.go).
+
+    A given `config.rate_limiter`, or QPS > 0: one bucket shared by every group version.
+    QPS 0 (the default): each group version a 5/10 bucket of its own. QPS < 0: none.
+    The dynamic client (`k8slab.chain.DynamicClient`) has one RESTClient, so one bucket.
+    """
+    http = ThrottledApiClient(config.to_configuration(), None, config.user_agent, config.timeout)
+    if config.rate_limiter is not None or config.qps > 0:
+        if config.rate_limiter is None and config.burst <= 0:
+            raise UsageError(f"burst must be greater than 0 when QPS is set (qps={config.qps:g}, "
+                             f"burst={config.burst}); pass burst too")
+        shared = config.rate_limiter or new_token_bucket_rate_limiter(config.qps, config.burst)
+        return DictClientset(http.with_rate_limiter(shared))
+    return GroupVersionClientset(http, qps=config.qps, burst=config.burst)
 
 
 def new_for_kubeconfig(
-    path: str | os.PathLike[str], *, qps: float = 0.0, burst: int = 0, user_agent: str = ""
+    path: str | os.PathLike[str], *, qps: float = 0.0, burst: int = 0, user_agent: str = "",
+    rate_limiter: Any = None,
 ) -> DictClientset:
-    """A clientset for a kubeconfig's current context; qps/burst 0 mean client-go's 5/10."""
+    """A clientset for a kubeconfig's current context (QPS 0: a 5/10 bucket per group version)."""
     config = load_kubeconfig(path).client_config()
-    config.qps, config.burst = qps, burst
+    config.qps, config.burst, config.rate_limiter = qps, burst, rate_limiter
     if user_agent:
         config.user_agent = user_agent
     return new_for_config(config)

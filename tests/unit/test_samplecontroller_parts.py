@@ -221,7 +221,35 @@ def test_cli_flags_default_to_component_base_values():
             args.leader_elect_retry_period) == (15.0, 10.0, 2.0)
     assert (args.leader_elect_resource_namespace, args.leader_elect_resource_name) == (
         "kube-system", "sample-controller")
-    assert (args.kube_api_qps, args.kube_api_burst) == (20.0, 30)
+    # main.go sets no QPS: client-go's NewForConfig then gives each group version its own 5/10 bucket.
+    assert (args.kube_api_qps, args.kube_api_burst, args.one_rate_limiter) == (0.0, 0, False)
+
+
+def test_the_app_builds_main_gos_two_clientsets_with_client_gos_limiter_topology(tmp_path):
+    from k8slab.chain import new_token_bucket_rate_limiter
+    from k8slab.samplecontroller import App
+    from k8slab.samplecontroller.clientset import GroupVersionClientset
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                          "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+                          "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n")
+    app = App(kubeconfig)  # QPS 0
+    try:
+        assert app.kubeclientset is not app.sampleclientset
+        assert isinstance(app.kubeclientset, GroupVersionClientset)
+        app.kubeclientset.apps_v1().deployments("x")
+        app.kubeclientset.core_v1().events("x")
+        limiters = app.kubeclientset.limiters()
+        assert set(limiters) == {"apps/v1", "v1"} and limiters["apps/v1"] is not limiters["v1"]
+    finally:
+        app.close()
+    shared = new_token_bucket_rate_limiter(5, 10)
+    app = App(kubeconfig, rate_limiter=shared)  # a rest.Config's RateLimiter: one bucket for both clientsets
+    try:
+        assert app.kubeclientset.api_client.rate_limiter is shared is app.sampleclientset.api_client.rate_limiter
+    finally:
+        app.close()
 
 
 def test_cli_without_a_kubeconfig_exits_2(monkeypatch, capsys):

@@ -1,0 +1,129 @@
+"""Each Foo controller's permissions: what its framework's requests need, and nothing else.
+
+Every controller runs as a user of its own (a client certificate the lab
+mints, `lab.user("foo-kopf")`), so the API server (and its audit log) can
+tell their requests apart. The rules, per controller:
+
+    resource                  k8slab (0)  sample-controller   controller-runtime   kopf
+    foos                      get list watch  list watch   get list watch       get list watch patch (1)
+    foos/status               update          update       update               patch (2)
+    deployments               get list watch  list watch   get list watch       list watch
+                              create update   create update create update       create update
+    events (core/v1)          create patch    create patch create patch (3)     create (4)
+    events (events.k8s.io)    -               -            create patch (5)     -
+    leases (leader election)  get create update  -         get create update    - (6)
+
+(0) and k8slab-one-bucket, the same controller with one shared rate limiter. (1) kopf keeps its state in annotations on each Foo (last-handled
+configuration, handler progress). (2) a merge patch of the status
+subresource (kopf_foo.py says why). (3) leader election's events, on the
+Lease, through client-go's old recorder. (4) kopf posts every Event anew,
+never patches a repeat. (5) the reconciler's own Events: controller-runtime's
+`GetEventRecorder` writes events.k8s.io/v1 (and patches a series). (6) kopf
+elects with KopfPeering objects; it runs standalone here. The Go
+sample-controller reads from its informers only (no `get`) and has no leader
+election. A controller that watches one namespace gets its ClusterRole
+through a RoleBinding there; the Go sample-controller watches every
+namespace (main.go has no flag for one), so it gets a ClusterRoleBinding.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+from k8slab import errors
+from k8slab.samplecontroller.crd import GROUP
+
+__all__ = ["CLUSTER_SCOPED", "LEASE_RULES", "RULES", "cluster_role", "install_rbac", "kubeconfig_for", "user_name"]
+
+_GET_LIST_WATCH = ["get", "list", "watch"]
+_WRITE_DEPLOYMENTS = {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create", "update"]}
+_CORE_EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}
+
+
+def _rule(group: str, resource: str, verbs: list[str]) -> dict[str, Any]:
+    return {"apiGroups": [group], "resources": [resource], "verbs": list(verbs)}
+
+
+RULES: dict[str, list[dict[str, Any]]] = {
+    "k8slab": [_rule(GROUP, "foos", _GET_LIST_WATCH), _rule(GROUP, "foos/status", ["update"]),
+               _rule("apps", "deployments", _GET_LIST_WATCH), _WRITE_DEPLOYMENTS, _CORE_EVENTS],
+    "sample-controller": [_rule(GROUP, "foos", ["list", "watch"]), _rule(GROUP, "foos/status", ["update"]),
+                          _rule("apps", "deployments", ["list", "watch"]), _WRITE_DEPLOYMENTS, _CORE_EVENTS],
+    "controller-runtime": [_rule(GROUP, "foos", _GET_LIST_WATCH), _rule(GROUP, "foos/status", ["update"]),
+                           _rule("apps", "deployments", _GET_LIST_WATCH), _WRITE_DEPLOYMENTS, _CORE_EVENTS,
+                           _rule("events.k8s.io", "events", ["create", "patch"])],
+    "kopf": [_rule(GROUP, "foos", [*_GET_LIST_WATCH, "patch"]), _rule(GROUP, "foos/status", ["patch"]),
+             _rule("apps", "deployments", ["list", "watch"]), _WRITE_DEPLOYMENTS,
+             _rule("", "events", ["create"])],
+}
+RULES["k8slab-one-bucket"] = copy.deepcopy(RULES["k8slab"])  # the same controller, one rate limiter
+LEASE_RULES = [_rule("coordination.k8s.io", "leases", ["get", "create", "update"])]
+CLUSTER_SCOPED = {"sample-controller"}  # watches every namespace, whatever it is asked
+
+
+def user_name(controller: str) -> str:
+    """The user a controller runs as: foo-k8slab, foo-sample-controller, ..."""
+    if controller not in RULES:
+        raise errors.UsageError(f"unknown controller {controller!r}; known: {', '.join(RULES)}")
+    return f"foo-{controller}"
+
+
+def _role_name(controller: str) -> str:
+    return f"k8slab:{user_name(controller)}"
+
+
+def cluster_role(controller: str) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": _role_name(controller)}, "rules": copy.deepcopy(RULES[controller])}
+
+
+def _binding(kind: str, role_kind: str, role: str, user: str, namespace: str = "") -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": {"name": role, **({"namespace": namespace} if namespace else {})},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+
+
+def _apply(client: Any, obj: dict[str, Any]) -> None:
+    """Create, or replace what is there (a rerun with other rules)."""
+    try:
+        current = client.get(obj["metadata"]["name"])
+    except errors.NotFound:
+        client.create(obj)
+        return
+    obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
+    client.update(obj)
+
+
+def install_rbac(admin: Any, controller: str, *, namespace: str = "", leader_election_namespace: str = "") -> str:
+    """Grant `controller`'s rules to its user, in `namespace` only if it watches only that; returns the user.
+
+    `admin` is a DictClientset allowed to grant them.
+    """
+    user, role = user_name(controller), _role_name(controller)
+    rbac = admin.rbac_v1()
+    _apply(rbac.cluster_roles(), cluster_role(controller))
+    if namespace and controller not in CLUSTER_SCOPED:
+        _apply(rbac.role_bindings(namespace), _binding("RoleBinding", "ClusterRole", role, user, namespace))
+    else:
+        _apply(rbac.cluster_role_bindings(), _binding("ClusterRoleBinding", "ClusterRole", role, user))
+    if leader_election_namespace:
+        ns = leader_election_namespace
+        lease_role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                      "metadata": {"name": f"{role}:leader-election", "namespace": ns},
+                      "rules": copy.deepcopy(LEASE_RULES + [_CORE_EVENTS])}
+        _apply(rbac.roles(ns), lease_role)
+        _apply(rbac.role_bindings(ns), _binding("RoleBinding", "Role", f"{role}:leader-election", user, ns))
+    return user
+
+
+def kubeconfig_for(lab: Any, admin: Any, controller: str, *, namespace: str = "",
+                   leader_election_namespace: str = "") -> Path:
+    """RBAC for `controller` (install_rbac), and a kubeconfig for its user from the lab (mode 0600)."""
+    user = install_rbac(admin, controller, namespace=namespace, leader_election_namespace=leader_election_namespace)
+    path = Path(lab.user(user))
+    os.chmod(path, 0o600)
+    return path
