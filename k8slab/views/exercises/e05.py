@@ -42,7 +42,8 @@ def _reference_url(group: str, version: str, namespace: str, resource: str, name
         api_client.close()
 
 
-url = define("05.1", "the URL of a request: /api or /apis/<group>, the version, the namespace, the rest, a sorted query",
+url = define("05.1", "the URL of a request: /api or /apis/<group>, the version, the namespace, the rest, "
+                     "a sorted query",
              answer="a function url(group, version, namespace, resource, name='', subresource='', params=None) -> str")
 
 
