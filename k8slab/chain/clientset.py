@@ -347,6 +347,7 @@ class DiscoveryClient:
 
     def resources_frame(self, group: str | None = None) -> Any:
         """One row per resource (subresources left out), optionally of one group ("" for core)."""
+        import kubernetes.client as kc
         import pandas as pd
 
         rows = []
