@@ -235,6 +235,241 @@ def _deregister(registry, key, raises):
             raise
 
 
+# -- wrong answers for notebooks 00-05 ---------------------------------------------------
+
+
+def _subject(cert_pem, issuer=False):
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return cert.issuer if issuer else cert.subject
+
+
+def user_info(issuer=False, first_group_only=False, none_without_name=True):
+    from cryptography.x509.oid import NameOID
+
+    def answer(cert_pem):
+        subject = _subject(cert_pem, issuer)
+        names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if not names and none_without_name:
+            return None
+        groups = [a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        return names[0].value, groups[:1] if first_group_only else groups
+
+    return answer
+
+
+def kubeconfig_merge(last_wins=False, last_current=False, by_field=False, nulls=True):
+    def merge(docs):
+        out = {"current-context": "", "clusters": {}, "users": {}, "contexts": {}}
+        for doc in docs:
+            current = doc.get("current-context") or ""
+            out["current-context"] = (current or out["current-context"]) if last_current else (
+                out["current-context"] or current)
+            for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+                for item in (doc.get(section) or [] if nulls else doc.get(section, [])):
+                    name, entry = item["name"], item.get(inner) or {}
+                    if last_wins or name not in out[section]:
+                        out[section][name] = entry
+                    elif by_field:
+                        out[section][name] = {**entry, **out[section][name]}
+        return out
+
+    return merge
+
+
+class Bucket:
+    """A token bucket with one of the mistakes learners make (switched on by the class attributes)."""
+
+    start_empty = cap = False
+    debt, allow_in_debt = True, False
+
+    def __init__(self, qps, burst, clock):
+        self.qps, self.burst, self.clock = qps, burst, clock
+        self.tokens, self.last = (0.0 if self.start_empty else float(burst)), clock.now()
+
+    def _advance(self):
+        now = self.clock.now()
+        tokens = self.tokens + (now - self.last) * self.qps
+        return now, (tokens if self.cap else min(self.burst, tokens))
+
+    def reserve(self):
+        self.last, tokens = self._advance()
+        if not self.debt and tokens < 1:
+            self.tokens = tokens
+            return (1 - tokens) / self.qps
+        self.tokens = tokens - 1
+        return max(0.0, -self.tokens / self.qps)
+
+    def allow(self):
+        now, tokens = self._advance()
+        if tokens < 1 and not self.allow_in_debt:
+            return False
+        self.last, self.tokens = now, tokens - 1
+        return tokens >= 1
+
+
+def bucket(**mistakes):
+    return type("WrongBucket", (Bucket,), mistakes)
+
+
+def accessor(python_names=False, title=False, core=True):
+    def answer(group, version):
+        words = group.removesuffix(".k8s.io").split(".") if python_names else [group.split(".")[0]]
+        if not group:
+            words = ["core"] if core else []
+        version = version.title() if title else version.capitalize()
+        return "".join(w.capitalize() for w in words) + version
+
+    return answer
+
+
+def retry(catch=Exception, calls=5, swallow=False):
+    from k8slab import errors
+
+    def retry_on_conflict(fn):
+        for attempt in range(calls):
+            try:
+                return fn()
+            except (errors.Conflict if catch is None else catch):
+                if attempt == calls - 1 and not swallow:
+                    raise
+        return None
+
+    return retry_on_conflict
+
+
+def pager(first_page_only=False, limit_once=False, keep_on_expiry=False, full_on_any_gone=False):
+    from k8slab import errors
+
+    def list_all(list_page, limit):
+        items, token = [], None
+        while True:
+            try:
+                page = list_page(limit=None if (limit_once and token) else limit, continue_=token)
+            except errors.Gone:
+                if keep_on_expiry:
+                    return items
+                if not token and not full_on_any_gone:
+                    raise
+                return list_page(limit=None, continue_=None)["items"]
+            items += page["items"]
+            token = page["metadata"].get("continue")
+            if not token or first_page_only:
+                return items
+
+    return list_all
+
+
+def url(core=True, namespaced_always=False, sort=True, encode=True):
+    from urllib.parse import urlencode
+
+    def answer(group, version, namespace, resource, name="", subresource="", params=None):
+        parts = [f"/apis/{group}/{version}" if group or not core else f"/api/{version}"]
+        if namespace or namespaced_always:
+            parts += ["namespaces", namespace]
+        parts += [p for p in (resource, name, subresource) if p]
+        pairs = sorted((params or {}).items()) if sort else list((params or {}).items())
+        query = urlencode(pairs) if encode else "&".join(f"{k}={v}" for k, v in pairs)
+        return "/".join(parts) + ("?" + query if query else "")
+
+    return answer
+
+
+def mask(everything=False, case_sensitive=False, keep_unknown=False):
+    def answer(key, value):
+        if (key != "Authorization" if case_sensitive else key.lower() != "authorization") or not value:
+            return value
+        if everything:
+            return "<masked>"
+        scheme = value.split(" ", 1)[0]
+        if scheme.lower() not in ("bearer", "basic", "negotiate") and not keep_unknown:
+            return "<masked>"
+        return f"{scheme} <masked>" if len(value) > len(scheme) + 1 else scheme
+
+    return answer
+
+
+WRONG_00_05 = [
+    pytest.param("00.1", user_info(issuer=True), "admin certificate", ["'exercise-ca'", "not the issuer"],
+                 id="00.1: the issuer's name"),
+    pytest.param("00.1", user_info(first_group_only=True), "each Organization",
+                 ["['students', 'admins']", "['students']"],
+                 id="00.1: the first group only"),
+    pytest.param("00.1", user_info(none_without_name=False), "without a CommonName", ["IndexError", "= None"],
+                 id="00.1: no CommonName not handled"),
+    pytest.param("01.1", ("admin@k8slab", "https://127.0.0.1:6443"), "team.yaml then admin.yaml",
+                 ["('alice@k8slab', 'https://old-cluster.example:6443')"], id="01.1: the order of the notebook"),
+    pytest.param("01.1", ("alice@k8slab", "https://127.0.0.1:6443"), "team.yaml then admin.yaml",
+                 ["'https://old-cluster.example:6443'", "first to define a name"], id="01.1: the servers mixed"),
+    pytest.param("01.1", "alice@k8slab", "team.yaml then admin.yaml", ["a pair of strings"], id="01.1: a string"),
+    pytest.param("01.2", kubeconfig_merge(last_wins=True), "admin.yaml then team.yaml",
+                 ['merged["clusters"]', "old-cluster.example"], id="01.2: the last file wins"),
+    pytest.param("01.2", kubeconfig_merge(last_current=True), "first file that sets one",
+                 ["'admin@k8slab'", "KubeConfigMerger"], id="01.2: the Python client's current-context"),
+    pytest.param("01.2", kubeconfig_merge(by_field=True), "taken whole", ["insecure-skip-tls-verify"],
+                 id="01.2: fields mixed across files"),
+    pytest.param("01.2", kubeconfig_merge(nulls=False), "null", ["TypeError", "missing or null"],
+                 id="01.2: a null section"),
+    pytest.param("02.1", [0] * 10, "second ten", ["[0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.2", "never beyond burst"],
+                 id="02.1: the bucket refills to full"),
+    pytest.param("02.1", [0] * 5 + [0.2, 0.4, 0.6, 0.8, 1.0], "second ten", ["0.2, 0.2, 0.2, 0.2, 0.2]"],
+                 id="02.1: waits add up on this clock"),
+    pytest.param("02.1", [0.2] * 5, "second ten", ["a list of 10 numbers"], id="02.1: five numbers"),
+    pytest.param("02.2", bucket(start_empty=True), "new bucket is full", ["[0.0, 0.0", "0.2, 0.4"],
+                 id="02.2: starts empty"),
+    pytest.param("02.2", bucket(debt=False), "arrive together", ["0.2, 0.4, 0.6]", "debt"],
+                 id="02.2: no debt for callers arriving together"),
+    pytest.param("02.2", bucket(cap=True), "never more than burst", ["twelve reserve() after a minute", "not 300"],
+                 id="02.2: no cap at burst"),
+    pytest.param("02.2", bucket(allow_in_debt=True), "allow() takes a token",
+                 ["[True, False]", "a refusal takes nothing"],
+                 id="02.2: allow runs into debt"),
+    pytest.param("03.1", accessor(python_names=True), "dotted group", ["'RbacV1'", "'RbacAuthorizationV1'"],
+                 id="03.1: the Python client's names"),
+    pytest.param("03.1", accessor(title=True), "alpha and beta", ["'AdmissionregistrationV1Alpha1'", "capitalize"],
+                 id="03.1: str.title() on the version"),
+    pytest.param("03.1", accessor(core=False), "core group", ["'CoreV1'", "'V1'"], id="03.1: no name for core"),
+    pytest.param("03.2", (5, 20), "steady request rate", ["(15.0, 20.0)", "(5.0, 20.0)", "its own at 5 QPS"],
+                 id="03.2: one bucket for all with QPS 0"),
+    pytest.param("03.2", (15, 60), "steady request rate", ["(15.0, 20.0)", "(15.0, 60.0)", "shares"],
+                 id="03.2: a bucket per group version with QPS 20"),
+    pytest.param("03.2", "15", "steady request rate", ["a pair of numbers"], id="03.2: a string"),
+    pytest.param("04.1", retry(catch=Exception), "not retried", ["calls of fn = 1", "calls of fn = 2"],
+                 id="04.1: retries every error"),
+    pytest.param("04.1", retry(catch=None, calls=6), "five calls", ["calls of fn = 5", "calls of fn = 6"],
+                 id="04.1: six calls"),
+    pytest.param("04.1", retry(catch=None, swallow=True), "five calls",
+                 ["raised Conflict: ", "(call 5)", "returned None"],
+                 id="04.1: the last Conflict swallowed"),
+    pytest.param("04.2", pager(first_page_only=True), "7 items", ["requests", "(3, 'page-after-3')"],
+                 id="04.2: the first page only"),
+    pytest.param("04.2", pager(limit_once=True), "7 items", ["(3, 'page-after-3')", "(None, 'page-after-3')"],
+                 id="04.2: limit on the first page only"),
+    pytest.param("04.2", pager(keep_on_expiry=True), "expired continue token", ["(None, None)", "FullListIfExpired"],
+                 id="04.2: the pages so far on expiry"),
+    pytest.param("04.2", pager(full_on_any_gone=True), "first request",
+                 ["Gone error raised", "[(3, None), (None, None)]"],
+                 id="04.2: a full list after any 410"),
+    pytest.param("05.1", url(core=False), "core group lives", ["'/api/v1/namespaces/shop/pods/web-0'", "/apis//v1"],
+                 id="05.1: /apis for the core group"),
+    pytest.param("05.1", url(namespaced_always=True), "cluster-scoped", ["'/api/v1/nodes/node-1'", "namespaces//nodes"],
+                 id="05.1: a namespace segment always"),
+    pytest.param("05.1", url(sort=False), "sorted by key",
+                 ["fieldSelector=spec.nodeName%3Dnode-1&limit=500&resourceVersion=0"],
+                 id="05.1: the query unsorted"),
+    pytest.param("05.1", url(encode=False), "sorted by key", ["app%3Dweb%2Ctier%21%3Ddb", "app=web,tier!=db"],
+                 id="05.1: the query not encoded"),
+    pytest.param("05.2", mask(everything=True), "keep their scheme", ["'Bearer <masked>'", "= '<masked>'"],
+                 id="05.2: everything masked"),
+    pytest.param("05.2", mask(case_sensitive=True), "any case",
+                 ["mask('authorization', 'Bearer abc.def')", "EqualFold"],
+                 id="05.2: the header name matched case-sensitively"),
+    pytest.param("05.2", mask(keep_unknown=True), "unknown scheme", ["'Token <masked>'", "= '<masked>'"],
+                 id="05.2: an unknown scheme kept"),
+]
+
+
 # (exercise, wrong answer, the scenario that must fail, words its message must hold)
 WRONG = [
     pytest.param("07.1", ["Added", "Deleted", "Deleted"], "oldest first", ["['Added', 'Deleted']", "dedupDeltas"],
@@ -311,6 +546,7 @@ WRONG = [
                  "only when the status flips"], id="12.2: every write moves it"),
     pytest.param("12.2", "10:00 10:00 10:07 10:07", "Available", ["a list of four"], id="12.2: a string"),
 ]
+WRONG += WRONG_00_05
 
 
 @pytest.mark.parametrize(("exercise_id", "answer", "scenario", "words"), WRONG)
