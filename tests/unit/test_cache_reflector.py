@@ -49,6 +49,7 @@ class Harness:
         self.clock = FakeClock()
         self.store = store if store is not None else new_store()
         kwargs.setdefault("rand", lambda: 0.0)  # no jitter: exact delays, timeout 300 s
+        kwargs.setdefault("use_watch_list", False)  # these tests are about the LIST path; streaming has its own
         self.reflector = Reflector(
             source, "configmaps", self.store, resync, clock=self.clock, **kwargs
         )
@@ -137,7 +138,7 @@ def test_watch_events_reach_the_store_and_move_the_rv(harnesses):
     assert h.store.get_by_key("default/cm00000")["data"] == {"k": "v"}
 
 
-def test_a_bookmark_only_advances_the_rv(harnesses):
+def test_a_bookmark_advances_the_rv_and_reaches_the_store_as_a_bookmark_only(harnesses):
     source = source_with(2)
     store = RecordingStore()
     h = harnesses(source, store=store).start("list_and_watch")
@@ -145,7 +146,8 @@ def test_a_bookmark_only_advances_the_rv(harnesses):
     source.advance_resource_version(40)  # other resources changed meanwhile
     source.send_bookmark()
     eventually(lambda: h.reflector.last_sync_resource_version() == "42")
-    assert store.calls == ["replace"]  # the list, and nothing for the bookmark
+    eventually(lambda: store.calls == ["replace", "bookmark"])  # the list; no add, update or delete
+    assert store.inner.last_store_sync_resource_version() == "42"  # v0.37.2: the store knows it too
 
 
 def test_an_event_the_store_refuses_is_logged_and_still_moves_the_rv(harnesses, caplog):
@@ -333,7 +335,8 @@ def test_should_resync_can_veto_a_resync(harnesses):
 @pytest.mark.parametrize(
     "error",
     [
-        pytest.param(errors.ServerUnreachable("connection refused"), id="connection refused"),
+        pytest.param(errors.ServerUnreachable("connection refused", connection_refused=True),
+                     id="connection refused"),
         pytest.param(errors.TooManyRequests("slow down", code=429), id="429 too many requests"),
     ],
 )

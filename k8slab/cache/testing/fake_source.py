@@ -123,12 +123,12 @@ class FakeSource:
 
     def fail_next_list(self, error: Exception | None = None) -> None:
         """The next list raises `error` (default: the server is unreachable)."""
-        refused = errors.ServerUnreachable("connection refused")
+        refused = errors.ServerUnreachable("connection refused", connection_refused=True)
         self.client.add_reactor("list", self.resource, fail_once(error or refused))
 
     def fail_next_watch(self, error: Exception | None = None) -> None:
         """The next watch call raises `error` (default: the server is unreachable)."""
-        refused = errors.ServerUnreachable("connection refused")
+        refused = errors.ServerUnreachable("connection refused", connection_refused=True)
         self.client.add_reactor("watch", self.resource, fail_once(error or refused))
 
     # -- the ListerWatcher protocol --------------------------------------------
