@@ -1,6 +1,6 @@
 """The processor half of a shared informer: one buffered listener per handler.
 
-Mirrors `sharedProcessor` and `processorListener` of client-go v0.32
+Mirrors `sharedProcessor` and `processorListener` of client-go v0.37.2
 `tools/cache/shared_informer.go` (split out here to keep modules short), and
 the `synctrack` package behind a registration's `has_synced`.
 
@@ -9,11 +9,21 @@ update only to listeners due for one); each listener buffers without bound
 and runs its handler on its own thread, in order; `should_resync` marks the
 listeners whose period has come; per-listener resync periods; a
 registration's `has_synced` waits for the informer and for the handler's
-initial-list adds.
-Left out: Go's pair of goroutines joined by channels (one thread draining a
-deque does both jobs, taking everything buffered at once), the ring buffer's
-initial size. A handler that raises is logged and that notification skipped
-(client-go lets a panic crash the process).
+initial-list adds; `get_listener(registration)` (None once removed); the
+same handler registered twice is two listeners.
+Left out: Go's goroutines joined by channels (one thread draining a deque
+does their jobs, taking everything buffered at once), the ring buffer's
+initial size, `HasSyncedChecker` and `ShutdownChan`, the slow-handler trace.
+
+A handler that raises, deliberately not as client-go: k8slab logs it and
+skips that notification. client-go's listener runs the handler under
+`utilruntime.HandleCrash`, which re-panics (`ReallyCrash` is true by
+default): the process dies. Only with `ReallyCrash = false` does it skip the
+notification, then wait a second before the next one, and if the
+notification was an initial-list add, `syncTracker.Finished()` is never
+called for it, so that registration's `HasSynced` stays false for good.
+k8slab counts such an add as handled: the registration's `has_synced` turns
+true once every initial add was delivered, raised or not.
 """
 
 from __future__ import annotations
@@ -164,6 +174,15 @@ class SharedProcessor:
             if self._started:
                 listener.start()
         return listener
+
+    def get_listener(self, registration: Any) -> ProcessorListener | None:
+        """The listener of a registration, or None if it is not (or no longer) registered."""
+        with self._lock:
+            return registration if registration in self._listeners else None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._listeners)
 
     def remove_listener(self, listener: Any) -> None:
         with self._lock:

@@ -395,14 +395,19 @@ def test_backoff_sequence(jitter_draw, expected):
     assert [round(backoff.next_delay(), 6) for _ in expected] == expected
 
 
-def test_backoff_resets_after_two_healthy_minutes():
+def test_backoff_resets_every_two_minutes_from_the_last_reset():
+    """v0.37.2's DelayWithReset: a fixed period, however often it backed off meanwhile."""
     clock = FakeClock()
     backoff = ExponentialBackoff(0.8, 30.0, 120.0, 2.0, 1.0, clock, rand=lambda: 0.0)
     assert [backoff.next_delay() for _ in range(3)] == [0.8, 1.6, 3.2]
-    clock.step(120)
-    assert backoff.next_delay() == 6.4  # exactly two minutes is not yet "more than"
-    clock.step(120.1)
-    assert backoff.next_delay() == 0.8
+    clock.step(60)
+    assert backoff.next_delay() == 6.4
+    clock.step(60)
+    assert backoff.next_delay() == 12.8  # exactly two minutes since the start is not yet "more than"
+    clock.step(0.1)
+    assert backoff.next_delay() == 0.8  # 120.1 s since the start, though it backed off 0.1 s ago
+    clock.step(119)
+    assert backoff.next_delay() == 1.6  # the next reset is counted from this one, 120.1 s
 
 
 def test_watch_list_streams_the_initial_state_then_keeps_the_same_watch(harnesses):

@@ -1,6 +1,6 @@
 """A fake API server for one resource: list, watch, and the faults a cache must survive.
 
-Mirrors client-go v0.37 `tools/cache/testing/fake_controller_source.go`
+Mirrors client-go v0.37.2 `tools/cache/testing/fake_controller_source.go`
 (`FakeControllerSource`), grown a little for teaching, as a view of k8slab's one
 in-memory API server (`k8slab.testing.ObjectTracker`, where the behaviour lives).
 
