@@ -54,7 +54,7 @@ from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.real_fifo import RealFIFO, ReplacedAllInfo, reconcile_replacement
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import (
-    Store, Transaction, TransactionType, deletion_handling_meta_namespace_key_func, new_indexer,
+    KeyFunc, Store, Transaction, TransactionType, deletion_handling_meta_namespace_key_func, new_indexer,
 )
 
 __all__ = [
@@ -129,15 +129,19 @@ class FilteringResourceEventHandler:
 
 
 def process_deltas(
-    handler: ResourceEventHandler, client_state: Store, deltas: Deltas, is_in_initial_list: bool
+    handler: ResourceEventHandler, client_state: Store, deltas: Deltas, is_in_initial_list: bool,
+    key_func: KeyFunc = deletion_handling_meta_namespace_key_func,
 ) -> None:
-    """Write each delta to the store, then tell the handler, oldest delta first."""
+    """Write each delta to the store, then tell the handler, oldest delta first.
+
+    `key_func` (the store's) tells a ReplacedAll's listed objects apart.
+    """
     for kind, obj in deltas:
         if kind is DeltaType.DELETED:
             client_state.delete(obj)
             handler.on_delete(obj)
         elif kind is DeltaType.REPLACED_ALL:
-            process_replaced_all_info(handler, client_state, obj, is_in_initial_list)
+            process_replaced_all_info(handler, client_state, obj, is_in_initial_list, key_func)
         elif kind is DeltaType.SYNC_ALL:
             for cached in client_state.list():
                 handler.on_update(cached, cached)
@@ -155,13 +159,14 @@ def process_deltas(
 
 
 def process_replaced_all_info(
-    handler: ResourceEventHandler, client_state: Store, info: ReplacedAllInfo, is_in_initial_list: bool
+    handler: ResourceEventHandler, client_state: Store, info: ReplacedAllInfo, is_in_initial_list: bool,
+    key_func: KeyFunc = deletion_handling_meta_namespace_key_func,
 ) -> None:
     """A whole relist: the store replaced in one step, then deletions, then updates and adds."""
     deletions: list[DeletedFinalStateUnknown] = []
     replacements: list[tuple[Any, Any]] = []  # (old or None, new)
     get = client_state.get
-    reconcile_replacement((), client_state, info.objects, deletion_handling_meta_namespace_key_func,
+    reconcile_replacement((), client_state, info.objects, key_func,
                           deletions.append, lambda obj: replacements.append((get(obj), obj)))
     client_state.replace(info.objects, info.resource_version)  # the store shows what handlers are told
     for tombstone in deletions:
@@ -175,13 +180,14 @@ def process_replaced_all_info(
 
 
 def process_deltas_in_batch(
-    handler: ResourceEventHandler, client_state: Store, deltas: list[Delta], is_in_initial_list: bool
+    handler: ResourceEventHandler, client_state: Store, deltas: list[Delta], is_in_initial_list: bool,
+    key_func: KeyFunc = deletion_handling_meta_namespace_key_func,
 ) -> None:
     """Deltas of distinct objects: one store transaction, then the handler calls in order."""
     transaction = getattr(client_state, "transaction", None)
     if transaction is None:  # a store without transactions: one delta at a time
         for delta in deltas:
-            process_deltas(handler, client_state, [delta], is_in_initial_list)
+            process_deltas(handler, client_state, [delta], is_in_initial_list, key_func)
         return
     txns: list[Transaction] = []
     calls: list[tuple[str, Any, Any]] = []
