@@ -1,4 +1,5 @@
-"""client-go's workqueue in Python: `util/workqueue` at client-go v0.32.
+"""client-go's workqueue in Python: `util/workqueue` at client-go v0.37.2
+(its behaviour unchanged since v0.32).
 
 Three layers, each adding one job, one module each:
 

@@ -1,6 +1,7 @@
 """The work queue: fair, stingy, safe for many producers and many workers.
 
-Mirrors client-go v0.32, `util/workqueue/queue.go` (the `Typed[T]` queue).
+Mirrors client-go v0.37.2 (unchanged in behaviour since v0.32)
+`util/workqueue/queue.go` (the `Typed[T]` queue).
 
 Kept:
 - the three structures and their invariants: `queue` (FIFO order of work),

@@ -1,6 +1,7 @@
 """Rate limiters: how long an item must wait before its next retry.
 
-Mirrors client-go v0.32, `util/workqueue/default_rate_limiters.go`; the token
+Mirrors client-go v0.37.2 (unchanged in behaviour since v0.32)
+`util/workqueue/default_rate_limiters.go`; the token
 bucket re-implements the reservation arithmetic of golang.org/x/time/rate
 v0.7.0 (`Limiter.Reserve().Delay()`), which client-go wraps.
 
