@@ -27,11 +27,15 @@ _EXPORTS: dict[str, str] = {
     "load_kubeconfig": "k8slab.chain",
     "new_for_config": "k8slab.chain",
     "trace": "k8slab.chain",
+    # the notebooks' views: source beside its Go original, checkable exercises
+    "exercises": "k8slab.views.exercises",
+    "show_source": "k8slab.views",
     # the wings, as modules
     "cache": "k8slab.cache",
     "chain": "k8slab.chain",
     "errors": "k8slab.errors",
     "lab": "k8slab.lab",
+    "views": "k8slab.views",
     "workqueue": "k8slab.workqueue",
 }
 

@@ -1,6 +1,7 @@
 """The token bucket that both rate limiters of client-go are made of.
 
-Re-implements the arithmetic of golang.org/x/time/rate v0.7.0 (`Limiter`:
+Re-implements the arithmetic of golang.org/x/time/rate v0.15.0, the version client-go
+v0.37.2 requires (`Limiter`:
 `advance`, `reserveN`, `AllowN`, `TokensAt`), on k8slab's injected clock.
 client-go wraps that limiter twice: `util/workqueue`'s `BucketRateLimiter`
 (how long a retried item waits) and `util/flowcontrol`'s

@@ -1,6 +1,6 @@
 """apimachinery's object metadata helpers: names of types, owner references, finalizers, conditions.
 
-Mirrors apimachinery v0.37 `pkg/runtime/schema/group_version.go`
+Mirrors apimachinery v0.37.2 `pkg/runtime/schema/group_version.go`
 (`GroupVersionResource`, `GroupVersionKind`, `ParseGroupVersion`),
 `pkg/api/meta/restmapper.go` (`DefaultRESTMapper`, `RESTMapping`,
 `UnsafeGuessKindToResource`), `pkg/apis/meta/v1/controller_ref.go`

@@ -1,6 +1,6 @@
 """Recording Events: what `kubectl describe foo` shows under "Events:".
 
-Mirrors client-go v0.37 `tools/record` (the `EventRecorder` interface,
+Mirrors client-go v0.37.2 `tools/record` (the `EventRecorder` interface,
 `recorder.makeEvent`, the de-duplicating half of `events_cache.go`'s
 `EventCorrelator`, and `fake.go`'s `FakeRecorder`), writing core/v1 Events.
 `EventRecorder` is the one recorder protocol: sample-controller's controller

@@ -4,7 +4,7 @@
     cs.core_v1().pods("default").list(label_selector="app=web")
     cs.discovery().groups_frame()       # every served group/version and its Python *Api class
 
-Mirrors client-go v0.37 `kubernetes/clientset.go` (`Clientset`, `NewForConfig` and
+Mirrors client-go v0.37.2 `kubernetes/clientset.go` (`Clientset`, `NewForConfig` and
 `NewForConfigAndClient`: one HTTP client for all, and one rate limiter for all only
 when QPS > 0 or a RateLimiter is given; `New`: everything on one RESTClient),
 `rest/config.go` (`RESTClientForConfigAndClient`: a bucket per group version when

@@ -7,7 +7,7 @@
     mapper = DeferredDiscoveryRESTMapper(Clientset(api_client).discovery())
     mapper.rest_mapping("apps", "Deployment")                # resource, kind, scope
 
-Mirrors client-go v0.37 `dynamic/interface.go` (`Interface`,
+Mirrors client-go v0.37.2 `dynamic/interface.go` (`Interface`,
 `NamespaceableResourceInterface`, `ResourceInterface`), `dynamic/simple.go`
 (`DynamicClient`, `NewForConfig`, `dynamicResourceClient` and the paths it
 builds) and `restmapper/discovery.go` (`NewDiscoveryRESTMapper`,

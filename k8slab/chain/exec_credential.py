@@ -9,7 +9,7 @@
           args: [eks, get-token, --cluster-name, prod]
           interactiveMode: Never
 
-Mirrors client-go v0.37 `plugin/pkg/client/auth/exec/exec.go` (`GetAuthenticator` and
+Mirrors client-go v0.37.2 `plugin/pkg/client/auth/exec/exec.go` (`GetAuthenticator` and
 its cache, `Authenticator.getCreds`, `maybeRefreshCreds`, `refreshCredsLocked`,
 `isInteractive`, `wrapCmdRunErrorLocked`, the round tripper's 401 rule), the
 `client.authentication.k8s.io` types of `pkg/apis/clientauthentication` (`v1`, `v1beta1`:

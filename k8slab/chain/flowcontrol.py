@@ -1,6 +1,6 @@
 """Client-side rate limiting: how many requests per second a client may send.
 
-Mirrors client-go v0.37 `util/flowcontrol/throttle.go` (`RateLimiter`,
+Mirrors client-go v0.37.2 `util/flowcontrol/throttle.go` (`RateLimiter`,
 `NewTokenBucketRateLimiterWithClock`, `Accept`, `TryAccept`) and the defaults of
 `rest/config.go` (`DefaultQPS = 5`, `DefaultBurst = 10`, read in
 `RESTClientForConfigAndClient`). The `kubernetes` 37.x client has none: it sends as

@@ -1,6 +1,6 @@
 """Kubeconfig files: find them, merge them as kubectl does, and turn a context into a rest config.
 
-Mirrors client-go v0.37 `tools/clientcmd`: `loader.go`
+Mirrors client-go v0.37.2 `tools/clientcmd`: `loader.go`
 (`ClientConfigLoadingRules.Load`, the `KUBECONFIG` precedence list,
 `ResolveLocalPaths`), `merge.go`, `client_config.go` (`DirectClientConfig`,
 `ClientConfig()`, `BuildConfigFromFlags`) and `api/v1` (the file format).

@@ -9,7 +9,7 @@
     factory = SharedInformerFactory(lister_watcher_for(lab, namespace="demo"))
     factory.informer_for("deployments.apps")            # "resource[.version].group"
 
-Mirrors client-go v0.37 `tools/cache/listwatch.go` (`ListWatch`,
+Mirrors client-go v0.37.2 `tools/cache/listwatch.go` (`ListWatch`,
 `NewFilteredListWatchFromClient`) over `k8slab.chain.RESTClient` (client-go's
 `rest.Interface`). It lives in the chain, beside the REST client it uses: the
 cache sees only the `ListerWatcher` protocol (cache/listwatch_types.py) and

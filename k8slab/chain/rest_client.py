@@ -3,7 +3,7 @@
     rc = RESTClient.for_config(config)                  # the core group, v1
     pods = rc.get().namespace("default").resource("pods").params(limit=50).do().into("V1PodList")
 
-Mirrors client-go v0.37 `rest/client.go` (`RESTClient`, `RESTClientFor`) and
+Mirrors client-go v0.37.2 `rest/client.go` (`RESTClient`, `RESTClientFor`) and
 `rest/request.go` (`Request`: `Verb`, `Namespace`, `Resource`, `Name`, `SubResource`,
 `AbsPath`, `Param`, `VersionedParams`, `SetHeader`, `Body`, `Timeout`, `URL`, `Do`,
 `Watch`, `Stream`; `Result`: `Raw`, `Into`, `StatusCode`). Built on the `kubernetes`

@@ -1,6 +1,6 @@
 """The rest config: everything a client needs to reach and authenticate to one API server.
 
-Mirrors client-go v0.37 `rest/config.go` (`rest.Config`, `TLSClientConfig`,
+Mirrors client-go v0.37.2 `rest/config.go` (`rest.Config`, `TLSClientConfig`,
 `InClusterConfig`); stands for the `kubernetes` 37.x client's
 `kubernetes.client.Configuration`, which `to_configuration()` builds and `fields()`
 lays beside the Go names. Two differences show there: the Python client hands

@@ -4,7 +4,7 @@
         clientset.core_v1().pods("default").list()
     t.frame()          # method, path, query, status, bytes, latency, throttling
 
-Stands for client-go v0.37's request logging (`rest/request.go`,
+Stands for client-go v0.37.2's request logging (`rest/request.go`,
 `transport/round_trippers.go`: what `kubectl -v=6` and `-v=8` print, Authorization
 masked). In the `kubernetes` 37.x client every request, from a generated `*Api`
 method, `kubernetes.watch` or k8slab's `RESTClient`, passes `ApiClient.call_api`;

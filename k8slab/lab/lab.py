@@ -120,7 +120,7 @@ class Lab:
         return self._started_here
 
     def export_line(self) -> str:
-        return f"export KUBECONFIG={self.kubeconfig}"
+        return f"export KUBECONFIG={state.shown(self.kubeconfig)}"  # bash expands ~ after =
 
     def api_client(self):
         """A `kubernetes.client.ApiClient` for the lab's admin."""
@@ -160,7 +160,7 @@ class Lab:
                 if self.wants_audit and not self.layout.audit:
                     raise AuditLogOff(f"lab {self.name!r} runs without the audit log, and `up` does not restart "
                                       f"a running lab; {audit.how_to_turn_on(self.name)}")
-                self._say(f"lab {self.name!r} is already running; kubeconfig: {self.kubeconfig}")
+                self._say(f"lab {self.name!r} is already running; kubeconfig: {state.shown(self.kubeconfig)}")
                 return self
             if self._state.get("processes"):
                 procs = self._state["processes"]
@@ -351,7 +351,7 @@ class Lab:
             self._say(f"  {settled} ({time.monotonic() - t0:.1f} s)")
         self._say(
             f"lab {self.name!r} ({self.profile}) ready in {time.monotonic() - started:.1f} s\n"
-            f"kubeconfig: {self.kubeconfig}\n{self.export_line()}"
+            f"kubeconfig: {state.shown(self.kubeconfig)}\n{self.export_line()}"
         )
 
     def _start_one(self, name: str, binaries: dict[str, Path]) -> None:

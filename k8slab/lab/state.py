@@ -25,7 +25,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["create", "load", "locked", "remove", "save", "state_root"]
+__all__ = ["create", "load", "locked", "remove", "save", "shown", "state_root"]
 
 SUBDIRS = ("pki", "logs", "components", "users")
 
@@ -78,3 +78,11 @@ def create(directory: Path, state: dict[str, Any]) -> None:
         (directory / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     save(directory, state)
+
+
+def shown(path: Path) -> str:
+    """A path as messages show it: ~/... under the home directory (no user name in notebook outputs)."""
+    try:
+        return "~/" + str(Path(path).relative_to(Path.home()))
+    except ValueError:
+        return str(path)

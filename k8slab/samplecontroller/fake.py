@@ -1,6 +1,6 @@
 """The fake clientsets sample-controller's tests are handed: calls recorded, nothing sent.
 
-Mirrors client-go v0.37 `kubernetes/fake` (`NewSimpleClientset`) and
+Mirrors client-go v0.37.2 `kubernetes/fake` (`NewSimpleClientset`) and
 sample-controller's generated `versioned/fake`: as their `Clientset` embeds
 `testing.Fake` (actions, reactors) and an object tracker, `FakeClientset` is a
 `k8slab.testing.FakeDynamicClient` with the typed shape of `DictClientset`

@@ -1,6 +1,6 @@
 """A fake dynamic client: every call recorded as an action, reactors to inject faults.
 
-Mirrors client-go v0.37 `testing/fake.go` (`Fake`: `Invokes`, `PrependReactor`,
+Mirrors client-go v0.37.2 `testing/fake.go` (`Fake`: `Invokes`, `PrependReactor`,
 `AddReactor`, `Actions`, `ClearActions`), `testing/actions.go` (the actions:
 verb, resource, namespace, subresource, name, object) and `dynamic/fake/simple.go`
 (`FakeDynamicClient`: `Resource(gvr).Namespace(ns)` over an `ObjectTracker`).

@@ -1,6 +1,6 @@
 """One in-memory API server: objects by resource, resourceVersions, watches fanned out, faults.
 
-Mirrors client-go v0.37 `testing/fixture.go` (`ObjectTracker`, `NewObjectTracker`:
+Mirrors client-go v0.37.2 `testing/fixture.go` (`ObjectTracker`, `NewObjectTracker`:
 `Add`, `Get`, `Create`, `Update`, `Patch`, `List`, `Delete`, `Watch`) and, for the
 faults a cache must survive, `tools/cache/testing/fake_controller_source.go`
 (`FakeControllerSource`'s dropped events and reset watches). Every fake of the

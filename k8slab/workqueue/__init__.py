@@ -1,5 +1,4 @@
-"""client-go's workqueue in Python: `util/workqueue` at client-go v0.37.2
-(its behaviour unchanged since v0.32).
+"""client-go's workqueue in Python: `util/workqueue` at client-go v0.37.2 (what k8slab keeps is unchanged since v0.32).
 
 Three layers, each adding one job, one module each:
 

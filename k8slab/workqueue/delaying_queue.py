@@ -1,8 +1,8 @@
 """A work queue that can add an item later, so a failing item is retried
 without a hot loop.
 
-Mirrors client-go v0.37.2 (unchanged in behaviour since v0.32)
-`util/workqueue/delaying_queue.go`.
+Mirrors client-go v0.37.2, `util/workqueue/delaying_queue.go` (unchanged since v0.32 but for
+its logger).
 
 Kept:
 - `add_after(item, seconds)`: a non-positive delay adds at once; otherwise

@@ -1,7 +1,8 @@
 """The work queue: fair, stingy, safe for many producers and many workers.
 
-Mirrors client-go v0.37.2 (unchanged in behaviour since v0.32)
-`util/workqueue/queue.go` (the `Typed[T]` queue).
+Mirrors client-go v0.37.2, `util/workqueue/queue.go` (the `Typed[T]` queue). Its behaviour
+is v0.32's; since then `ShutDown` also waits for the queue's own metrics goroutine (left out
+here with the metrics).
 
 Kept:
 - the three structures and their invariants: `queue` (FIFO order of work),

@@ -1,9 +1,8 @@
 """Rate limiters: how long an item must wait before its next retry.
 
-Mirrors client-go v0.37.2 (unchanged in behaviour since v0.32)
-`util/workqueue/default_rate_limiters.go`; the token
+Mirrors client-go v0.37.2, `util/workqueue/default_rate_limiters.go` (unchanged since v0.32); the token
 bucket re-implements the reservation arithmetic of golang.org/x/time/rate
-v0.7.0 (`Limiter.Reserve().Delay()`), which client-go wraps.
+v0.15.0 (`Limiter.Reserve().Delay()`, the version client-go v0.37.2 requires), which client-go wraps.
 
 Kept:
 - the `RateLimiter` contract: `when(item)` (seconds to wait; also records a

@@ -1,7 +1,6 @@
 """A delaying queue that asks a rate limiter how long each retry must wait.
 
-Mirrors client-go v0.37.2 (unchanged in behaviour since v0.32)
-`util/workqueue/rate_limiting_queue.go`.
+Mirrors client-go v0.37.2, `util/workqueue/rate_limiting_queue.go` (unchanged since v0.32).
 
 Kept:
 - `add_rate_limited(item)` = `add_after(item, rate_limiter.when(item))`;

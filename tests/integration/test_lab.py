@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -162,7 +163,8 @@ def test_up_while_running_says_so_and_exits_zero(lab):
     out = k8slab_cli("up", "--lab", lab.name)
     assert out.returncode == 0, out.stderr
     assert "already running" in out.stdout
-    assert str(lab.kubeconfig) in out.stdout
+    shown = str(lab.kubeconfig).replace(str(Path.home()), "~", 1)  # messages show the home directory as ~
+    assert f"kubeconfig: {shown}" in out.stdout and shown.startswith("~/")
 
 
 def test_down_when_none_runs_is_a_clear_error(tmp_path):

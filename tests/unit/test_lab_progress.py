@@ -101,12 +101,27 @@ def test_a_second_caller_waits_for_the_build_in_progress_and_shows_it(cache):
 
 
 def test_when_the_build_it_waited_for_failed_it_says_so(cache):
+    import threading
+
     holder = _hold_the_lock(cache, error="go build for etcd failed")
-    holder.stdin.write("done\n")
-    holder.stdin.close()
-    with pytest.raises(BuildFailed, match="the build that ran in the background failed: go build for etcd failed"):
-        progress.wait_for_build(None)
-    holder.wait(30)
+    said: list[str] = []
+    raised: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            progress.wait_for_build(said.append)
+        except BuildFailed as exc:
+            raised.append(exc)
+
+    waiter = threading.Thread(target=wait, name="k8slab-test-waiter")
+    waiter.start()
+    deadline = time.monotonic() + 30
+    while not said and time.monotonic() < deadline:  # it is waiting on the lock the holder keeps
+        time.sleep(0.05)
+    holder.communicate("done\n", timeout=30)  # the holder records its failure, then lets go
+    waiter.join(30)
+    assert not waiter.is_alive()
+    assert raised and "the build that ran in the background failed: go build for etcd failed" in str(raised[0])
 
 
 def test_missing_binaries_are_those_not_cached_and_none_when_supplied(cache, tmp_path, monkeypatch):

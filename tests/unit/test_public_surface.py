@@ -10,7 +10,8 @@ import k8slab
 
 PUBLISHED = [
     "Lab", "RESTClient", "RestConfig", "build_config_from_flags", "cache", "chain", "connect",
-    "errors", "lab", "load_kubeconfig", "new_for_config", "trace", "workqueue",
+    "errors", "exercises", "lab", "load_kubeconfig", "new_for_config", "show_source", "trace", "views",
+    "workqueue",
 ]
 
 
@@ -24,7 +25,8 @@ def test_every_public_name_resolves():
 
 
 def test_every_wing_keeps_a_sorted_all_that_resolves():
-    for wing in ("k8slab.cache", "k8slab.chain", "k8slab.workqueue", "k8slab.lab", "k8slab.errors"):
+    for wing in ("k8slab.cache", "k8slab.chain", "k8slab.workqueue", "k8slab.lab", "k8slab.errors", "k8slab.views",
+                 "k8slab.views.exercises"):
         mod = importlib.import_module(wing)
         assert list(mod.__all__) == sorted(set(mod.__all__)), f"{wing}.__all__ is not sorted or repeats a name"
         for name in mod.__all__:
