@@ -63,7 +63,7 @@ from k8slab.cache.reflector_watch import (
     StopRequested, default_watch_error_handler, handle_any_watch, is_expired_error,
     is_too_large_resource_version_error, is_watch_error_retriable,
 )
-from k8slab.cache.store import deletion_handling_meta_namespace_key_func, new_store
+from k8slab.cache.store import deletion_handling_meta_namespace_key_func
 from k8slab.watch import INITIAL_EVENTS_END, Watch
 
 __all__ = ["INITIAL_EVENTS_END_ANNOTATION", "ListerWatcher", "Reflector", "Watch", "default_watch_error_handler"]
@@ -108,6 +108,29 @@ class _Cycle:
             w = self.watch
         if w is not None:
             w.stop()
+
+
+class _StreamedState:
+    """The streaming list's temporary store (client-go's `NewStore` in watchList): key -> object.
+
+    A plain dict: one thread writes it and nobody else reads it until the
+    initial events are in, so it needs neither lock nor indices.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+        self._key = deletion_handling_meta_namespace_key_func
+
+    def add(self, obj: Any) -> None:
+        self.items[self._key(obj)] = obj
+
+    update = add
+
+    def delete(self, obj: Any) -> None:
+        self.items.pop(self._key(obj), None)
+
+    def list(self) -> list[Any]:
+        return list(self.items.values())
 
 
 class Reflector:
@@ -275,7 +298,7 @@ class Reflector:
         while True:
             if stop.is_set():
                 return None
-            temporary = new_store(deletion_handling_meta_namespace_key_func)
+            temporary = _StreamedState()
             streamed_rv = ""
 
             def set_rv(rv: str, besides_added: bool) -> None:

@@ -78,10 +78,10 @@ def handle_any_watch(w: Watch, store: Any, stop: threading.Event, start: float, 
             raise StopRequested()
         initial_events_end = besides_added = False
         count = 0
+        add, update, delete = store.add, store.update, store.delete  # the hot loop: no lookups per event
         bookmark = getattr(store, "bookmark", None)
-        for event in w:
-            if stop.is_set():
-                raise StopRequested()
+        stopped = stop.is_set
+        for event in w:  # a received event is applied; the stop is checked before the next one, as Go's select
             kind, obj = event["type"], event["object"]
             if kind == ERROR:
                 raise status_error(event, f"watch of {name}")
@@ -93,13 +93,13 @@ def handle_any_watch(w: Watch, store: Any, stop: threading.Event, start: float, 
                 continue  # the only event skipped: one whose metadata cannot be read
             try:
                 if kind == ADDED:
-                    store.add(obj)
+                    add(obj)
                 elif kind == MODIFIED:
                     besides_added = True
-                    store.update(obj)
+                    update(obj)
                 elif kind == DELETED:
                     besides_added = True
-                    store.delete(obj)
+                    delete(obj)
                 elif kind == BOOKMARK:
                     besides_added = True
                     if (metadata.get("annotations") or {}).get(INITIAL_EVENTS_END) == "true":
@@ -115,7 +115,9 @@ def handle_any_watch(w: Watch, store: Any, stop: threading.Event, start: float, 
             if exit_on_initial_events_end and initial_events_end:
                 keep_open = True
                 return True
-        if stop.is_set():
+            if stopped():
+                raise StopRequested()
+        if stopped():
             raise StopRequested()
         if count == 0 and clock.now() - start < VERY_SHORT_WATCH:
             raise errors.VeryShortWatch(
