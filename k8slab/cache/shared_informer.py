@@ -219,7 +219,8 @@ class SharedIndexInformer:
             with self._block_deltas:  # the cache cannot change while we replay it
                 registration = self._processor.add_listener(listener)
                 for obj in self._indexer.list():
-                    listener.add((ADD, obj, True))
+                    listener.add((ADD, obj, True), wake=False)
+                listener.wake()
                 return registration
 
     def remove_event_handler(self, registration: ResourceEventHandlerRegistration) -> None:
@@ -229,12 +230,12 @@ class SharedIndexInformer:
 
     def handle_deltas(self, deltas: Deltas, is_in_initial_list: bool) -> None:
         """The queue's process function: update the indexer, notify the handlers."""
-        with self._block_deltas:
+        with self._block_deltas, self._processor.holding():
             process_deltas(self, self._indexer, deltas, is_in_initial_list)
 
     def handle_batch_deltas(self, deltas: list[Delta], is_in_initial_list: bool) -> None:
         """The queue's batch process function: one indexer transaction, then the notifications."""
-        with self._block_deltas:
+        with self._block_deltas, self._processor.holding():
             process_deltas_in_batch(self, self._indexer, deltas, is_in_initial_list)
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
