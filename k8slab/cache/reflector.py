@@ -63,7 +63,7 @@ from k8slab.cache.reflector_watch import (
     StopRequested, default_watch_error_handler, handle_any_watch, is_expired_error,
     is_too_large_resource_version_error, is_watch_error_retriable,
 )
-from k8slab.cache.store import deletion_handling_meta_namespace_key_func
+from k8slab.cache.store import deletion_handling_meta_namespace_key_func, meta_namespace_key_func
 from k8slab.watch import INITIAL_EVENTS_END, Watch
 
 __all__ = ["INITIAL_EVENTS_END_ANNOTATION", "ListerWatcher", "Reflector", "Watch", "default_watch_error_handler"]
@@ -122,7 +122,7 @@ class _StreamedState:
         self._key = deletion_handling_meta_namespace_key_func
 
     def add(self, obj: Any) -> None:
-        self.items[self._key(obj)] = obj
+        self.items[meta_namespace_key_func(obj) if type(obj) is dict else self._key(obj)] = obj
 
     update = add
 

@@ -106,10 +106,7 @@ class ThreadSafeStore:
         with self._lock:
             self._items = items
             self._rv = resource_version
-            self._indices = {}
-            if self._indexers:
-                for key, obj in items.items():
-                    self._update_indices_locked(None, obj, key)
+            self._indices = {name: _build_index(func, items) for name, func in self._indexers.items()}
 
     def resync(self) -> None:
         """Nothing to do: a plain store has no queue to replay into."""
@@ -204,6 +201,19 @@ class ThreadSafeStore:
                 index[value] = {key}
             else:
                 keys.add(key)
+
+
+def _build_index(index_func: Any, items: dict[str, Any]) -> Index:
+    """value -> keys of the objects indexed under it (what adding each item would build, in one loop)."""
+    index: Index = {}
+    for key, obj in items.items():
+        for value in index_func(obj):
+            keys = index.get(value)
+            if keys is None:
+                index[value] = {key}
+            else:
+                keys.add(key)
+    return index
 
 
 def _rv_of(obj: Any) -> str | None:

@@ -20,37 +20,30 @@ over (`lease_duration > renew_deadline`).
 
 Kept:
 - validation as client-go's `NewLeaderElector`, in its order and words:
-  lease_duration > renew_deadline > 1.2 x retry_period, and each greater than
-  zero (client-go refuses only durations of zero or less; a Lease stores
-  whole seconds, so a lease_duration under a second is written as 0, as
-  client-go's `int(LeaseDuration / time.Second)` does);
+  lease_duration > renew_deadline > 1.2 x retry_period, each greater than
+  zero (client-go refuses only durations <= 0; a sub-second lease_duration is
+  written as 0 whole seconds, as client-go's `int(LeaseDuration / time.Second)`);
 - `acquire`: try every retry_period with jitter factor 1.2 until it works;
   `renew`: try at once and then every retry_period for up to renew_deadline,
   and again retry_period after each success; the fast path in which the
   leader updates its last-written Lease without reading it first;
-- `release_on_cancel`: when renewing ends (stopped, or the renew deadline
-  passed), the leader reads the Lease and writes a record with an empty
-  holder, leaseDurationSeconds 1 and the transition count it read, so the
-  next candidate need not wait out the lease; a Conflict while releasing
-  reads and tries again, within the renew deadline (v0.37.2; v0.32 did not
-  retry);
+- `release_on_cancel`: when renewing ends, the leader reads the Lease and
+  writes an empty holder, leaseDurationSeconds 1 and the transition count it
+  read, so the next candidate need not wait out the lease; on a Conflict it
+  reads and tries again within the renew deadline (v0.37.2; v0.32 did not);
 - `on_new_leader` whenever the observed holder changes; "became leader" /
   "stopped leading" events through the lock; `check()` for health checks;
 - an injected clock (`k8slab._clock`) for every wait and every expiry test.
 Deliberate differences:
 - release checks the holder it has just read. client-go's `tryRelease` reads
-  the Lease, then decides with `if !le.IsLeader() { return true }`, which
-  asks only whether the record this elector last *observed* names it; it
-  never compares the holder in the Lease it has just read
-  (`oldLeaderElectionRecord.HolderIdentity`) with its identity. A leader
-  whose renewals failed without reading the Lease (errors, not a lost race)
-  still observes itself as holder, so if another candidate took over
-  meanwhile, client-go's release blanks the new leader's Lease (the update is
-  conditional on the resourceVersion it just read, so it succeeds), and a
-  third candidate may then acquire while the new leader still works. k8slab
-  writes nothing unless `old.holder_identity == identity` too, and keeps this
-  improvement by default; `LeaderElectionConfig(check_holder_on_release=False)`
-  behaves as client-go does, for showing the difference;
+  the Lease but decides with `if !le.IsLeader() { return true }`: the record
+  it last *observed*, never `oldLeaderElectionRecord.HolderIdentity`. A leader
+  whose renewals failed on errors (so it never read the new holder) still
+  observes itself, and its release, conditional on the resourceVersion it
+  just read, blanks the Lease of whoever took over: a third candidate may
+  then acquire while that one still leads. k8slab also requires
+  `old.holder_identity == identity`; `check_holder_on_release=False` in the
+  config releases as client-go does, to show the difference;
 - `run(stop)` takes a `threading.Event` for client-go's context, and hands
   `on_started_leading` its own event, set when leadership ends;
 - before releasing, `run` waits for `on_started_leading` to return, so the
@@ -128,9 +121,7 @@ class LeaderElectionConfig:
     callbacks: LeaderCallbacks
     release_on_cancel: bool = False
     name: str = ""
-    # k8slab only: False releases as client-go's tryRelease does, without checking
-    # that the Lease just read still names this candidate (see the module docstring).
-    check_holder_on_release: bool = True
+    check_holder_on_release: bool = True  # k8slab only; False: release as client-go does (module docstring)
 
 
 def new_leader_elector(
