@@ -442,3 +442,28 @@ def test_stop_ends_run_promptly_even_mid_watch(harnesses):
     h.thread.join(WAIT)
     assert not h.thread.is_alive()
     assert source.open_watches == 0  # the open watch was stopped
+
+
+def test_a_server_that_cannot_stream_gets_a_list_every_cycle(harnesses):
+    """v0.37.2: a streaming list refused (422: WatchList off on the server) falls back to a LIST, each cycle anew."""
+    source = source_with(2)
+    source.refuse_watch_lists()
+    h = harnesses(source, use_watch_list=None).start()
+    eventually(lambda: source.open_watches == 1)
+    assert [c.get("send_initial_events") for c in source.watch_calls] == [True, None]
+    assert source.list_calls == [{"resource_version": "0", "limit": 500}]
+    assert h.keys() == ["default/cm00000", "default/cm00001"]
+    source.expire_watches()  # a relist: it tries to stream again first
+    h.step_until(lambda: len(source.list_calls) == 2)
+    assert [c.get("send_initial_events") for c in source.watch_calls][2] is True
+
+
+def test_the_default_streams_unless_the_lister_watcher_cannot():
+    """The Reflector's default is v0.37.2's: WatchListClient on, unless the lister-watcher says it cannot stream."""
+    class CannotStream(FakeSource):
+        def is_watch_list_semantics_unsupported(self) -> bool:
+            return True
+
+    assert Reflector(FakeSource(), "configmaps", new_store()).use_watch_list is True
+    assert Reflector(CannotStream(), "configmaps", new_store()).use_watch_list is False
+    assert Reflector(FakeSource(), "configmaps", new_store(), use_watch_list=False).use_watch_list is False
