@@ -15,7 +15,8 @@ Informers are keyed by a resource string ("configmaps", "deployments.apps")
 instead of a Go type. The factory knows no HTTP: it is given a function that
 builds a ListerWatcher for a resource key (namespace and selectors belong in
 that function, as client-go's WithNamespace/WithTweakListOptions).
-Left out: `ForResource`'s GVR table, typed group accessors.
+Left out: `ForResource`'s GVR table, typed group accessors, and what v0.37.2 added
+since v0.32 (informer names for metrics, the `...WithContext` variants).
 """
 
 from __future__ import annotations
