@@ -2,63 +2,30 @@
 
 The probe is a Go program of k8slab's own, `k8slab/cache/assets/informer_probe`
 (a few dozen lines over client-go v0.37.2's SharedInformerFactory; see its
-main.go). It is built the way k8slab builds the lab's binaries (lab/gobuild.py:
-the same environment and logged `go` commands, under the build lock of
-lab/progress.py, so it never builds beside another Go build), into the cache
-directory, keyed by a hash of its source: a second run starts at once.
-k8slab's `lab/goprograms.py` (the operators wing's Go programs) had not landed
-when this was written; this is the smallest code that does the job.
+main.go), built as every Go program the course runs is (lab/goprograms.py: a
+wrapper module in the cache, the build lock, progress, keyed by its sources).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import subprocess
 import threading
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import k8slab.cache
-from k8slab.lab.build import cache_dir
-from k8slab.lab.gobuild import build_env, run_logged
-from k8slab.lab.progress import build_lock
+from k8slab.lab.goprograms import GoProgram, go_program
 
-SOURCE = Path(k8slab.cache.__file__).parent / "assets" / "informer_probe"
 CLIENT_GO = "v0.37.2"
+PROBE = GoProgram("informer-probe", CLIENT_GO, "k8slab.local/informerprobe",
+                  tuple(f"k8s.io/{m}@{CLIENT_GO}" for m in ("client-go", "api", "apimachinery")),
+                  sources=resources.files("k8slab.cache") / "assets" / "informer_probe")
 
 
 def probe_binary(progress: Any = print) -> Path:
     """The probe's binary, built now if this source has not been built on this machine."""
-    files = [SOURCE / "main.go", SOURCE / "go.mod"]
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
-    work = cache_dir() / f"informer-probe-{CLIENT_GO}-{digest}"
-    binary = work / "informer-probe"
-    if binary.exists():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise AssertionError("the informer probe needs Go (1.26+) on PATH: the lab's binaries are built with it too")
-    step = f"informer-probe-{CLIENT_GO}"
-    with build_lock([(step, "client-go informer probe")], progress) as recorder:
-        if binary.exists():  # built by whoever held the lock before us
-            recorder.skip(step)
-            return binary
-        recorder.start(step)
-        work.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            shutil.copyfile(f, work / f.name)
-        log = work / "build.log"
-        partial = work / "informer-probe.partial"
-        with open(log, "w") as logf:
-            env = build_env()
-            run_logged([go, "mod", "tidy"], work, env, logf, log, "go mod tidy (informer probe)", progress)
-            run_logged([go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(partial), "."], work, env, logf,
-                       log, "go build (informer probe)", progress)
-        partial.replace(binary)
-        recorder.finish(step)
-    return binary
+    return go_program(PROBE, progress=progress)
 
 
 class Probe:
