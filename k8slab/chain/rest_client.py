@@ -410,7 +410,8 @@ def translate(exc: BaseException, context: str, host: str = "") -> K8sLabError:
     text = f"{type(reason).__name__} {reason}"
     what, hint = next((w, h) for words, w, h in _TRANSPORT_FAILURES if any(x in text for x in words))
     at = f" at {host}" if host else ""
-    return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what or type(reason).__name__} ({hint})")
+    return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what or type(reason).__name__} ({hint})",
+                             connection_refused=what == "connection refused")
 
 
 _TRANSPORT_FAILURES = [  # words in urllib3's error -> what happened, what to do
