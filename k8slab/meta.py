@@ -183,10 +183,11 @@ def new_controller_ref(owner: dict[str, Any], api_version: str, kind: str) -> di
 
 
 def get_controller_of(obj: dict[str, Any]) -> dict[str, Any] | None:
-    """The ownerReference with `controller: true`, or None."""
+    """A copy of the ownerReference with `controller: true`, or None (Go's `GetControllerOf` copies too:
+    `obj` is often an informer's shared object, which nobody may change)."""
     for ref in obj.get("metadata", {}).get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref
+            return dict(ref)
     return None
 
 
