@@ -310,5 +310,5 @@ def render_html(state: PipelineState, previous: PipelineState | None = None) -> 
             f'<div style="opacity:0.75">{details}</div></div>'
         )
     arrow = '<div style="align-self:center;padding:0 2px">&rarr;</div>'
-    return (f'<div class="{CSS_CLASS}"><div style="font-weight:bold;margin-bottom:2px">{html.escape(state.title)}</div>'
+    return (f'<div class="{CSS_CLASS}" style="line-height:1.35"><div style="font-weight:bold;margin-bottom:2px">{html.escape(state.title)}</div>'
             f'<div style="display:flex;align-items:stretch">{arrow.join(boxes)}</div></div>')
