@@ -32,6 +32,13 @@ inside `<div class="k8slab-pipeline">`, so a browser test can record each
 state; a stage that changed since the last drawing is highlighted.
 A plain `ipywidgets.HTML` is enough for this (no JavaScript of its own, so
 nothing to build or install: `anywidget` would add a dependency for nothing).
+
+Kept: every stage of one informer and its consumer, from read-only state only;
+a text (and HTML) table of the final state, the notebooks' fallback for readers
+without the live widget. Left out: the waiting keys' ready times and each
+listener's resync schedule (listed as names and backlogs only), several
+informers in one view (make one view per informer), any control (it never
+pauses, steps or changes a part).
 """
 
 from __future__ import annotations
