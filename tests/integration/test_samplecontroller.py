@@ -100,6 +100,23 @@ def test_a_foo_converges(admin, app, namespace):
     assert events[0]["type"] == "Normal"
 
 
+def test_the_apps_informers_and_workqueue_can_be_drawn_by_a_pipeline_view(admin, app, namespace):
+    """Notebook 10's PipelineView reads the running app's Foo informer (app.factory) and its workqueue."""
+    from k8slab.samplecontroller.crd import FOOS_RESOURCE
+    from k8slab.views import PipelineView
+
+    wait_for("controller running", lambda: app.controller is not None and app.controller.foos_synced())
+    informer = app.factory.informer_for(FOOS_RESOURCE)
+    view = PipelineView(informer=informer, workqueue=app.controller.workqueue, workers=app.workers)
+    admin.samplecontroller_v1alpha1().foos(namespace).create(new_foo("drawn", namespace, replicas=1))
+    wait_for("the Foo reconciled", lambda: converged(admin, namespace))
+    wait_for("the view shows the Foo cached and the queue idle", lambda: (
+        (s := view.sample()).stage("indexer").value == "1" and s.stage("workqueue").value == "0"))
+    state = view.stop()
+    assert state.stage("reflector").value == "watching"
+    assert state.stage("workers").headline == "2 workers, 0 busy"
+
+
 def test_scaling_converges(admin, app, namespace):
     foos = admin.samplecontroller_v1alpha1().foos(namespace)
     foos.create(new_foo("web", namespace, replicas=1))

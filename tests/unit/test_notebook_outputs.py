@@ -41,7 +41,6 @@ UPSTREAM_BLOCK = re.compile(re.escape(UPSTREAM_BEGIN) + r"([\s\S]*?)" + re.escap
 # strict: the day a notebook is clean, its entry must go.
 ABSOLUTE_PATH_OFFENDERS = {
     "06-watch.ipynb", "07-reflector-and-deltafifo.ipynb",
-    "08-indexer-and-informer.ipynb", "09-workqueue.ipynb", "09a-whats-new-in-client-go.ipynb",
 }
 
 

@@ -549,6 +549,38 @@ WRONG = [
 WRONG += WRONG_00_05
 
 
+def images_of(init=True, once=True, bare_string=False):
+    def by_image(pod):
+        spec = pod["spec"]
+        containers = spec.get("containers", []) + (spec.get("initContainers", []) if init else [])
+        if bare_string:
+            return containers[0]["image"]
+        images = [c["image"] for c in containers]
+        return sorted(set(images)) if once else images
+
+    return by_image
+
+
+WRONG_08_09A = [
+    pytest.param("08.1", images_of(init=False), "init containers", ["['nginx:1.27']", "initContainers"],
+                 id="08.1: containers only"),
+    pytest.param("08.1", images_of(once=False), "is one value", ["'envoy:1.33', 'envoy:1.33'", "dedupe"],
+                 id="08.1: an image twice"),
+    pytest.param("08.1", images_of(bare_string=True), "one container", ["list of strings", "characters"],
+                 id="08.1: a bare string"),
+    pytest.param("09a.1", ["update c", "update a", "add d", "delete b"], "in order",
+                 ["['delete b', 'update c', 'update a', 'add d']", "deletions first"],
+                 id="09a.1: the classic order"),
+    pytest.param("09a.1", ["delete b", "update a", "add d"], "in order", ["four calls", "'update c'"],
+                 id="09a.1: an unchanged object is not updated"),
+    pytest.param("09a.2", ["delete b", "update c", "update a", "add d"], "in order",
+                 ["['update c', 'update a', 'add d', 'delete b']", "then a tombstone"],
+                 id="09a.2: today's order"),
+    pytest.param("09a.2", "update c, update a", "in order", ["a list of calls"], id="09a.2: a string"),
+]
+WRONG += WRONG_08_09A
+
+
 @pytest.mark.parametrize(("exercise_id", "answer", "scenario", "words"), WRONG)
 def test_a_plausible_wrong_answer_fails_the_scenario_that_catches_it_with_a_precise_message(
     exercise_id, answer, scenario, words
