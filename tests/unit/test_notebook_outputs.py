@@ -40,7 +40,6 @@ UPSTREAM_BLOCK = re.compile(re.escape(UPSTREAM_BEGIN) + r"([\s\S]*?)" + re.escap
 # printed the kubeconfig as ~/... (main 018a860): the lead's clean re-run fixes them.
 # strict: the day a notebook is clean, its entry must go.
 ABSOLUTE_PATH_OFFENDERS = {
-    "06-watch.ipynb", "07-reflector-and-deltafifo.ipynb",
     "08-indexer-and-informer.ipynb", "09-workqueue.ipynb", "09a-whats-new-in-client-go.ipynb",
     "10-sample-controller.ipynb", "11-leader-election.ipynb", "12-operator-patterns.ipynb",
 }
