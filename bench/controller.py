@@ -65,6 +65,7 @@ from k8slab.meta import GroupVersionResource, get_controller_of  # noqa: E402
 from k8slab.operators import kubeconfig_for, run, user_name  # noqa: E402
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo  # noqa: E402
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE  # noqa: E402
+from k8slab.samplecontroller.rbac import create_or_replace  # noqa: E402
 
 CONTROLLERS = ["k8slab", "k8slab-one-bucket", "sample-controller", "controller-runtime", "kopf"]
 SETTINGS = ["5/10", "20/30"]  # client QPS/burst; "5/10" runs client-go's own default (0/0) where that is the same
@@ -153,10 +154,10 @@ class FlowSchemaCounter:
                 for resource in RESOURCES:
                     name = f"kb-{user}-{verb}-{resource.replace('/', '-')}"
                     self.schemas[name] = (user, verb, resource)
-                    _apply(flowschemas, _flow_schema(name, user, [verb], [resource], 500))
+                    create_or_replace(flowschemas, _flow_schema(name, user, [verb], [resource], 500))
             name = f"kb-{user}-other"
             self.schemas[name] = (user, "*", "other")
-            _apply(flowschemas, _flow_schema(name, user, ["*"], ["*"], 501, non_resource=True))
+            create_or_replace(flowschemas, _flow_schema(name, user, ["*"], ["*"], 501, non_resource=True))
 
     def _read(self) -> dict[str, float]:
         ctx = ssl.create_default_context(cafile=str(self.lab.dir / "pki" / "ca.crt"))
@@ -192,15 +193,6 @@ def _flow_schema(name: str, user: str, verbs: list[str], resources: list[str], p
     return {"apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema", "metadata": {"name": name},
             "spec": {"priorityLevelConfiguration": {"name": "global-default"}, "matchingPrecedence": precedence,
                      "distinguisherMethod": {"type": "ByUser"}, "rules": [rule]}}
-
-
-def _apply(client: Any, obj: dict[str, Any]) -> None:
-    try:
-        current = client.get(obj["metadata"]["name"])
-    except errors.NotFound:
-        client.create(obj)
-        return
-    client.update({**obj, "metadata": {**obj["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}})
 
 
 # -- one phase: one controller, one setting -------------------------------------------------------

@@ -307,6 +307,11 @@ class Controller:
         with self._lock:
             return self._reflector.last_sync_resource_version() if self._reflector else ""
 
+    def reflector(self) -> Reflector | None:
+        """The Reflector once `run` made it (read-only, for views: never drive it)."""
+        with self._lock:
+            return self._reflector
+
     def _process_loop(self) -> None:
         c = self.config
         pop_batch = getattr(c.queue, "pop_batch", None)

@@ -10,7 +10,8 @@ and runs its handler on its own thread, in order; `should_resync` marks the
 listeners whose period has come; per-listener resync periods; a
 registration's `has_synced` waits for the informer and for the handler's
 initial-list adds; `get_listener(registration)` (None once removed); the
-same handler registered twice is two listeners.
+same handler registered twice is two listeners. For views (read-only, not
+in client-go): `SharedProcessor.listeners()`, `ProcessorListener.backlog()`.
 Left out: Go's goroutines joined by channels (one thread draining a deque
 does their jobs, taking everything buffered at once), the ring buffer's
 initial size, `HasSyncedChecker` and `ShutdownChan`, the slow-handler trace.
@@ -79,6 +80,7 @@ class ProcessorListener:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: deque[tuple[Any, ...]] = deque()
+        self._in_hand: deque[tuple[Any, ...]] = deque()  # taken from _pending, not yet delivered
         self._idle = False  # the thread waits for work: `add` must wake it
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -100,6 +102,11 @@ class ProcessorListener:
             self._pending.append(notification)
             if wake and self._idle:
                 self._wake.notify()
+
+    def backlog(self) -> int:
+        """Notifications buffered and not yet handed to the handler (read-only, for views)."""
+        with self._lock:
+            return len(self._pending) + len(self._in_hand)
 
     def wake(self) -> None:
         """Wake the thread if it waits while notifications are buffered."""
@@ -133,9 +140,11 @@ class ProcessorListener:
                 if self._stopped:
                     return
                 batch, self._pending = self._pending, deque()
+                self._in_hand = batch
             initial_adds = 0
             try:
-                for notification in batch:
+                while batch:
+                    notification = batch.popleft()
                     if self._stopped:
                         return
                     if notification[0] is ADD and notification[2]:
@@ -192,6 +201,11 @@ class SharedProcessor:
         """The listener of a registration, or None if it is not (or no longer) registered."""
         with self._lock:
             return registration if registration in self._listeners else None
+
+    def listeners(self) -> list[ProcessorListener]:
+        """The registered listeners, in registration order (a copy; read-only, for views)."""
+        with self._lock:
+            return list(self._listeners)
 
     def __len__(self) -> int:
         with self._lock:

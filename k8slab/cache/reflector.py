@@ -37,6 +37,8 @@ Kept, with client-go's reasons:
   handed to the watch error handler; `run` then waits one backoff step and
   relists. Backoff 0.8 s -> 30 s, factor 2, jitter 1.0, reset after 2 quiet
   minutes.
+- `phase()`, for views (client-go has no such accessor): "listing",
+  "streaming", "watching", "backing off" or "stopped" (before `run`: "new").
 - Resync makes no API call: every `resync_period`, `store.resync()`.
 What changed since v0.32: streaming lists by default (v0.32 had them off);
 bookmarks reach the store; the RV of a watch from "" or "0" is held back past
@@ -162,6 +164,7 @@ class Reflector:
         self._last_sync_resource_version = ""
         self._last_sync_rv_unavailable = False  # the last list/watch said "expired" or "too large"
         self._paginated_result = False
+        self._phase = "new"  # what phase() reports; written by the reflector's own thread only
 
     # -- public ----------------------------------------------------------------
 
@@ -176,6 +179,7 @@ class Reflector:
             if self._back_off(stop):
                 break
         log.debug("stopping %s", self.name)
+        self._phase = "stopped"
 
     def list_and_watch(self, stop: threading.Event) -> None:
         """One cycle: stream (or list) everything, then watch until the watch must be rebuilt.
@@ -213,9 +217,14 @@ class Reflector:
         with self._rv_lock:
             return self._last_sync_resource_version
 
+    def phase(self) -> str:
+        """What the reflector is doing (read-only, for views): see the module docstring."""
+        return self._phase
+
     # -- list ------------------------------------------------------------------
 
     def _list(self, stop: threading.Event) -> None:
+        self._phase = "listing"
         rv = self._relist_resource_version()
         if self.watch_list_page_size:
             page_size = self.watch_list_page_size
@@ -267,6 +276,7 @@ class Reflector:
                         return
                     continue
             cycle.open(w)
+            self._phase = "watching"
 
             def set_rv(rv: str, besides_added: bool) -> None:
                 if from_start or besides_added:
@@ -314,6 +324,7 @@ class Reflector:
                 "timeout_seconds": self._watch_timeout(),
             }
             start = self._clock.now()
+            self._phase = "streaming"
             try:
                 w = self._lw.watch(options)
             except Exception as err:
@@ -394,6 +405,7 @@ class Reflector:
 
     def _back_off(self, stop: threading.Event) -> bool:
         """Wait one backoff step of the clock's time; True if `stop` came first."""
+        self._phase = "backing off"
         return sleep_or_stop(self._clock, stop, self._backoff.next_delay())
 
     def _watch_timeout(self) -> int:

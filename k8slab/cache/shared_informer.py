@@ -32,6 +32,8 @@ Kept:
   `remove_event_handler`, `get_store`, `get_indexer`, `last_sync_resource_version`
   (the reflector's; the store's own, moved by bookmarks too, is
   `get_indexer().last_store_sync_resource_version()`).
+- Read-only accessors for views, not in client-go: `reflector()`, `queue()`,
+  `listeners()` (k8slab.views.PipelineView draws them).
 - `in_order=True` / `False` (k8slab's older switch) force a RealFIFO without
   the atomic mode (client-go 1.33-1.35) / a DeltaFIFO, whatever the pipeline.
 What changed since v0.32: the queue (DeltaFIFO -> RealFIFO, atomic), batches,
@@ -55,13 +57,14 @@ from k8slab.cache.controller import (
     Config, Controller, FilteringResourceEventHandler, ResourceEventHandler,
     ResourceEventHandlerFuncs, new_queue_fifo, process_deltas, process_deltas_in_batch,
 )
-from k8slab.cache.delta_fifo import Delta, Deltas
+from k8slab.cache.delta_fifo import Delta, DeltaFIFO, Deltas
 from k8slab.cache.features import FeatureGates, Pipeline, feature_gates
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.processor import (
     ADD, DELETE, UPDATE, ProcessorListener, SharedProcessor, determine_resync_period,
 )
+from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Indexer, deletion_handling_meta_namespace_key_func, new_indexer
 
@@ -267,6 +270,22 @@ class SharedIndexInformer:
     def last_sync_resource_version(self) -> str:
         with self._started_lock:
             return self._controller.last_sync_resource_version() if self._controller else ""
+
+    # Read-only views of the running pipeline, for k8slab.views.PipelineView and tests (client-go
+    # keeps them private): read their state, never call what drives them.
+    def reflector(self) -> Reflector | None:
+        """The informer's Reflector, once `run` has started it."""
+        with self._started_lock:
+            return self._controller.reflector() if self._controller else None
+
+    def queue(self) -> DeltaFIFO | RealFIFO | None:
+        """The queue between the reflector and the indexer, once `run` made it."""
+        with self._started_lock:
+            return self._controller.config.queue if self._controller else None
+
+    def listeners(self) -> list[ProcessorListener]:
+        """One per registered handler (each is its registration), oldest first."""
+        return self._processor.listeners()
 
     def get_store(self) -> Indexer:
         return self._indexer

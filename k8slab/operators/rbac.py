@@ -35,6 +35,7 @@ from typing import Any
 
 from k8slab import errors
 from k8slab.samplecontroller.crd import GROUP
+from k8slab.samplecontroller.rbac import binding, create_or_replace
 
 __all__ = ["CLUSTER_SCOPED", "LEASE_RULES", "RULES", "cluster_role", "install_rbac", "kubeconfig_for", "user_name"]
 
@@ -80,24 +81,6 @@ def cluster_role(controller: str) -> dict[str, Any]:
             "metadata": {"name": _role_name(controller)}, "rules": copy.deepcopy(RULES[controller])}
 
 
-def _binding(kind: str, role_kind: str, role: str, user: str, namespace: str = "") -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
-            "metadata": {"name": role, **({"namespace": namespace} if namespace else {})},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
-
-
-def _apply(client: Any, obj: dict[str, Any]) -> None:
-    """Create, or replace what is there (a rerun with other rules)."""
-    try:
-        current = client.get(obj["metadata"]["name"])
-    except errors.NotFound:
-        client.create(obj)
-        return
-    obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
-    client.update(obj)
-
-
 def install_rbac(admin: Any, controller: str, *, namespace: str = "", leader_election_namespace: str = "") -> str:
     """Grant `controller`'s rules to its user, in `namespace` only if it watches only that; returns the user.
 
@@ -105,18 +88,18 @@ def install_rbac(admin: Any, controller: str, *, namespace: str = "", leader_ele
     """
     user, role = user_name(controller), _role_name(controller)
     rbac = admin.rbac_v1()
-    _apply(rbac.cluster_roles(), cluster_role(controller))
+    create_or_replace(rbac.cluster_roles(), cluster_role(controller))
     if namespace and controller not in CLUSTER_SCOPED:
-        _apply(rbac.role_bindings(namespace), _binding("RoleBinding", "ClusterRole", role, user, namespace))
+        create_or_replace(rbac.role_bindings(namespace), binding("RoleBinding", "ClusterRole", role, user, namespace))
     else:
-        _apply(rbac.cluster_role_bindings(), _binding("ClusterRoleBinding", "ClusterRole", role, user))
+        create_or_replace(rbac.cluster_role_bindings(), binding("ClusterRoleBinding", "ClusterRole", role, user))
     if leader_election_namespace:
         ns = leader_election_namespace
         lease_role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                       "metadata": {"name": f"{role}:leader-election", "namespace": ns},
                       "rules": copy.deepcopy(LEASE_RULES + [_CORE_EVENTS])}
-        _apply(rbac.roles(ns), lease_role)
-        _apply(rbac.role_bindings(ns), _binding("RoleBinding", "Role", f"{role}:leader-election", user, ns))
+        create_or_replace(rbac.roles(ns), lease_role)
+        create_or_replace(rbac.role_bindings(ns), binding("RoleBinding", "Role", f"{role}:leader-election", user, ns))
     return user
 
 

@@ -88,6 +88,7 @@ class App:
         self.leader_election = leader_election
         self.new_controller_func = new_controller_func  # operator.new_operator for notebook 12
         self.controller: Controller | None = None
+        self.factory: SharedInformerFactory | None = None  # its informers, once running (for views)
         self.elector: Any = None
         self.exit_code: int | None = None
         self._stop = threading.Event()
@@ -144,7 +145,7 @@ class App:
             factory.informer_for(DEPLOYMENTS_RESOURCE),
             factory.informer_for(FOOS_RESOURCE),
         )
-        self.controller = controller
+        self.factory, self.controller = factory, controller
         # Start is non-blocking: each informer runs in its own thread.
         factory.start(stop)
         try:

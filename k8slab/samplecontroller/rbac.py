@@ -25,7 +25,8 @@ from typing import Any, Iterable
 
 from k8slab import errors
 
-__all__ = ["LEADER_ELECTION_ROLE", "ROLE_NAME", "cluster_role", "install_rbac", "leader_election_role"]
+__all__ = ["LEADER_ELECTION_ROLE", "ROLE_NAME", "binding", "cluster_role", "create_or_replace", "install_rbac",
+           "leader_election_role"]
 
 ROLE_NAME = "sample-controller"
 LEADER_ELECTION_ROLE = "sample-controller:leader-election"
@@ -74,7 +75,8 @@ def leader_election_role(namespace: str) -> dict[str, Any]:
     }
 
 
-def _binding(kind: str, role_kind: str, role: str, user: str, namespace: str = "") -> dict[str, Any]:
+def binding(kind: str, role_kind: str, role: str, user: str, namespace: str = "") -> dict[str, Any]:
+    """A RoleBinding or ClusterRoleBinding of `role` to `user`, named after the role."""
     metadata = {"name": role, **({"namespace": namespace} if namespace else {})}
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -85,7 +87,8 @@ def _binding(kind: str, role_kind: str, role: str, user: str, namespace: str = "
     }
 
 
-def _create_or_replace(client: Any, obj: dict[str, Any]) -> None:
+def create_or_replace(client: Any, obj: dict[str, Any]) -> None:
+    """Create `obj` through a resource client, or replace what is there (a rerun with other rules)."""
     try:
         current = client.get(obj["metadata"]["name"])
     except errors.NotFound:
@@ -110,11 +113,11 @@ def install_rbac(
     let anyone grant what they do not hold themselves).
     """
     rbac = admin.rbac_v1()
-    _create_or_replace(rbac.cluster_roles(), cluster_role(omit=omit, extra_rules=extra_rules))
-    _create_or_replace(rbac.cluster_role_bindings(), _binding("ClusterRoleBinding", "ClusterRole",
+    create_or_replace(rbac.cluster_roles(), cluster_role(omit=omit, extra_rules=extra_rules))
+    create_or_replace(rbac.cluster_role_bindings(), binding("ClusterRoleBinding", "ClusterRole",
                                                                ROLE_NAME, user))
     if leader_election_namespace:
         ns = leader_election_namespace
-        _create_or_replace(rbac.roles(ns), leader_election_role(ns))
-        _create_or_replace(rbac.role_bindings(ns), _binding("RoleBinding", "Role", LEADER_ELECTION_ROLE,
+        create_or_replace(rbac.roles(ns), leader_election_role(ns))
+        create_or_replace(rbac.role_bindings(ns), binding("RoleBinding", "Role", LEADER_ELECTION_ROLE,
                                                             user, ns))

@@ -7,11 +7,13 @@ everything below it, and only notebooks, the CLI and `k8slab/__init__.py` use it
     pysource.py    the Python side: inspect, anchors for a part, repository-relative links
     upstream.py    the Go side: pinned modules, the Go module cache, GitHub links
     goscan.py      a small Go scanner: one top-level declaration and its doc comment
+    pipeline.py    PipelineView: an informer and its workqueue, drawn live (a text table when stopped)
     exercises/     check(): a learner's answer run against the scenarios that matter
 
 `show_source` and `exercises` are also `k8slab.show_source` and `k8slab.exercises`.
 """
 
+from k8slab.views.pipeline import PipelineState, PipelineView
 from k8slab.views.source import SourceView, show_source, upstream_mode
 
-__all__ = ["SourceView", "show_source", "upstream_mode"]
+__all__ = ["PipelineState", "PipelineView", "SourceView", "show_source", "upstream_mode"]

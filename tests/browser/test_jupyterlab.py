@@ -154,3 +154,56 @@ def test_notebook_10_dashboard_shows_the_foo_its_deployment_and_pods(browser, ju
     peak = totals.index(max(totals))
     assert min(totals[:peak + 1]) < max(totals), f"rows did not appear as objects were created: {seen['samples']}"
     assert (SCREENSHOTS / "10-dashboard.png").stat().st_size > 10_000
+
+
+# Records every distinct state of a PipelineView as the page renders it: {stage: data-value}.
+RECORD_PIPELINE = """() => {
+  window.__k8slabPipeline = [];
+  const record = () => {
+    const view = document.querySelector('div.k8slab-pipeline');
+    if (!view) return;
+    const state = {};
+    view.querySelectorAll('.k8slab-stage').forEach(s => { state[s.dataset.stage] = s.dataset.value; });
+    const key = JSON.stringify(state);
+    const states = window.__k8slabPipeline;
+    if (key !== '{}' && states[states.length - 1] !== key) states.push(key);
+  };
+  new MutationObserver(record).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_notebook_09_pipeline_view_shows_keys_travel_from_the_informer_to_the_workers(browser, jupyterlab):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    shot = SCREENSHOTS / "09-pipeline.png"
+    try:
+        run_all_cells(page, jupyterlab, "09-workqueue.ipynb", before_run=RECORD_PIPELINE)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        busy = page.locator('div.k8slab-pipeline .k8slab-stage[data-stage="workers"]:not([data-value="0"])')
+        taken, deadline = False, time.monotonic() + 600
+        while time.monotonic() < deadline and not notebook_finished(page):
+            if not taken and busy.count():  # a worker holds a key: the picture worth keeping
+                view = page.locator(".jp-OutputArea-output:has(div.k8slab-pipeline)").first
+                try:
+                    view.scroll_into_view_if_needed(timeout=5_000)
+                    before = view.bounding_box()
+                    view.screenshot(path=str(shot), timeout=5_000)
+                    # Kept only if the notebook did not scroll meanwhile (run-all follows the running cell).
+                    taken = before is not None and view.bounding_box() == before and busy.count() > 0
+                except Exception:  # re-rendered mid-shot; the next sample tries again
+                    pass
+            page.wait_for_timeout(100)
+        finished = notebook_finished(page)
+        states = [json.loads(s) for s in page.evaluate("() => window.__k8slabPipeline")]
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
+    finally:
+        page.close()
+    assert finished and errors == 0, (finished, errors, states[-3:])
+    assert len(states) >= 5, f"the view should have been redrawn as keys travelled: {states}"
+    assert states[0]["reflector"] == "new" and states[0]["indexer"] == "0", f"first drawn before the start: {states[0]}"
+    assert any(s["reflector"] == "watching" for s in states), states
+    assert "3" in [s["indexer"] for s in states], f"the indexer never held the three ConfigMaps: {states}"
+    assert any(s["workqueue"] != "0" for s in states), f"no key was ever seen in the workqueue: {states}"
+    assert any(s["workers"] != "0" for s in states), f"no worker was ever seen holding a key: {states}"
+    last = states[-1]
+    assert (last["indexer"], last["workqueue"], last["workers"], last["handlers"]) == ("2", "0", "0", "0"), last
+    assert taken and shot.stat().st_size > 10_000

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from k8slab import errors
+from k8slab.lab.helpers import wait_for
 from k8slab.meta import get_controller_of
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo
 from k8slab.samplecontroller.app import App
@@ -51,17 +52,6 @@ def app(kubeconfig, namespace):
     app = App(kubeconfig, namespace=namespace).start()
     yield app
     app.stop()
-
-
-def wait_for(what, condition, timeout=60.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout:.0f} s")
-        time.sleep(interval)
 
 
 def _allowed(api_client, verb, resource, namespace):
@@ -108,6 +98,23 @@ def test_a_foo_converges(admin, app, namespace):
         if e["involvedObject"]["kind"] == "Foo" and e["reason"] == "Synced"])
     assert events[0]["source"]["component"] == "sample-controller"
     assert events[0]["type"] == "Normal"
+
+
+def test_the_apps_informers_and_workqueue_can_be_drawn_by_a_pipeline_view(admin, app, namespace):
+    """Notebook 10's PipelineView reads the running app's Foo informer (app.factory) and its workqueue."""
+    from k8slab.samplecontroller.crd import FOOS_RESOURCE
+    from k8slab.views import PipelineView
+
+    wait_for("controller running", lambda: app.controller is not None and app.controller.foos_synced())
+    informer = app.factory.informer_for(FOOS_RESOURCE)
+    view = PipelineView(informer=informer, workqueue=app.controller.workqueue, workers=app.workers)
+    admin.samplecontroller_v1alpha1().foos(namespace).create(new_foo("drawn", namespace, replicas=1))
+    wait_for("the Foo reconciled", lambda: converged(admin, namespace))
+    wait_for("the view shows the Foo cached and the queue idle", lambda: (
+        (s := view.sample()).stage("indexer").value == "1" and s.stage("workqueue").value == "0"))
+    state = view.stop()
+    assert state.stage("reflector").value == "watching"
+    assert state.stage("workers").headline == "2 workers, 0 busy"
 
 
 def test_scaling_converges(admin, app, namespace):

@@ -39,10 +39,7 @@ UPSTREAM_BLOCK = re.compile(re.escape(UPSTREAM_BEGIN) + r"([\s\S]*?)" + re.escap
 # Every notebook's first cell still shows `k8slab.connect()`'s line from before it
 # printed the kubeconfig as ~/... (main 018a860): the lead's clean re-run fixes them.
 # strict: the day a notebook is clean, its entry must go.
-ABSOLUTE_PATH_OFFENDERS = {
-    "08-indexer-and-informer.ipynb", "09-workqueue.ipynb", "09a-whats-new-in-client-go.ipynb",
-    "10-sample-controller.ipynb", "11-leader-election.ipynb", "12-operator-patterns.ipynb",
-}
+ABSOLUTE_PATH_OFFENDERS: set[str] = set()
 
 
 def texts(path: Path) -> list[tuple[str, str]]:

@@ -9,6 +9,8 @@ that catches it, with a message that says what was expected and what happened.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import io
 import json
 import re
@@ -18,9 +20,18 @@ from typing import Any
 
 import pytest
 
-from k8slab import exercises
-from k8slab.cache import DeletedFinalStateUnknown, deletion_handling_meta_namespace_key_func, meta_namespace_key_func
+from k8slab import errors, exercises
+from k8slab.cache import (
+    DeletedFinalStateUnknown,
+    deep_copy,
+    deletion_handling_meta_namespace_key_func,
+    meta_namespace_key_func,
+)
 from k8slab.errors import UsageError
+from k8slab.leaderelection import LeaderElectionRecord
+from k8slab.meta import add_finalizer, contains_finalizer, get_controller_of, remove_finalizer
+from k8slab.samplecontroller.controller import Controller
+from k8slab.samplecontroller.operator import FINALIZER
 from k8slab.views.exercises.framework import Exercise, Mismatch, expect, register, run_exercise
 
 SOLUTIONS = Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
@@ -149,6 +160,107 @@ def unwraps_tombstones(obj):
 
 def always_namespaced(obj):
     return f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+
+
+def sync_handler_line(text: str) -> int:
+    lines, first = inspect.getsourcelines(Controller.sync_handler)
+    return next(first + i for i, line in enumerate(lines) if text in line)
+
+
+def handle_object(unwrap=True, catch=True, check_kind=True, controller_only=True):
+    def answer(obj, foos_lister, enqueue):
+        if unwrap and isinstance(obj, DeletedFinalStateUnknown):
+            obj = obj.obj
+        if not isinstance(obj, dict) and catch:
+            return
+        refs = obj["metadata"].get("ownerReferences") or []
+        owner = get_controller_of(obj) if controller_only else (refs[0] if refs else None)
+        if owner is None or (check_kind and owner.get("kind") != "Foo"):
+            return
+        try:
+            enqueue(foos_lister.namespace(obj["metadata"]["namespace"]).get(owner["name"]))
+        except errors.NotFound:
+            if not catch:
+                raise
+
+    return answer
+
+
+class Candidate:
+    """11.1's reference answer, with a switch per plausible mistake."""
+
+    def __init__(self, identity, lease_duration, trusts_timestamps=False, own_duration=False, counts=True,
+                 keeps_acquire_time=True, restarts_countdown=True):
+        self.identity, self.lease_duration = identity, lease_duration
+        self.trusts_timestamps, self.own_duration, self.counts = trusts_timestamps, own_duration, counts
+        self.keeps_acquire_time, self.restarts_countdown = keeps_acquire_time, restarts_countdown
+        self.seen, self.seen_at = None, None
+
+    def attempt(self, record, now):
+        mine = LeaderElectionRecord(self.identity, int(self.lease_duration), now, now, 0)
+        if record is None:
+            return self._write(mine, now)
+        if record != self.seen:
+            same_holder = self.seen is not None and self.seen.holder_identity == record.holder_identity
+            if self.restarts_countdown or not same_holder:
+                self.seen_at = now
+            self.seen = record
+        since = record.renew_time if self.trusts_timestamps else self.seen_at
+        duration = self.lease_duration if self.own_duration else record.lease_duration_seconds
+        holder = record.holder_identity
+        if holder and holder != self.identity and (now - since).total_seconds() < duration:
+            return None
+        if holder == self.identity:
+            acquired = record.acquire_time if self.keeps_acquire_time else now
+            mine = dataclasses.replace(mine, acquire_time=acquired, leader_transitions=record.leader_transitions)
+        else:
+            mine = dataclasses.replace(mine, leader_transitions=record.leader_transitions + (1 if self.counts else 0))
+        return self._write(mine, now)
+
+    def _write(self, record, now):
+        self.seen, self.seen_at = record, now
+        return record
+
+
+def candidate(**mistakes):
+    return lambda identity, lease_duration: Candidate(identity, lease_duration, **mistakes)
+
+
+def reconcile(copies=True, claims_first=True, cleans_first=True, ours_only=True, raises=True, deleted_ok=True):
+    """12.1's reference answer, with a switch per plausible mistake."""
+
+    def answer(foo, foos, registry):
+        key = f"{foo['metadata']['namespace']}/{foo['metadata']['name']}"
+        obj = deep_copy(foo) if copies else foo
+        if foo["metadata"].get("deletionTimestamp") and (deleted_ok or contains_finalizer(foo, FINALIZER)):
+            if contains_finalizer(foo, FINALIZER):
+                if cleans_first:
+                    _deregister(registry, key, raises)
+                if ours_only:
+                    remove_finalizer(obj, FINALIZER)
+                else:
+                    obj["metadata"]["finalizers"] = []
+                foos.update(obj)
+                if not cleans_first:
+                    _deregister(registry, key, raises)
+            return
+        if not claims_first:
+            registry.register(key, foo["spec"]["replicas"])
+        if add_finalizer(obj, FINALIZER):
+            foos.update(obj)
+            return
+        if claims_first:
+            registry.register(key, foo["spec"]["replicas"])
+
+    return answer
+
+
+def _deregister(registry, key, raises):
+    try:
+        registry.deregister(key)
+    except RuntimeError:
+        if raises:
+            raise
 
 
 # -- wrong answers for notebooks 00-05 ---------------------------------------------------
@@ -437,8 +549,82 @@ WRONG = [
     pytest.param("09.4", 14, "at least 60 s", ["failure 14 waits 40.96 s, less than a minute"], id="09.4: one short"),
     pytest.param("09.4", 16, "at least 60 s", ["failure 15 already waits 81.92 s"], id="09.4: one too many"),
     pytest.param("09.4", "15", "at least 60 s", ["a whole number", "str '15'"], id="09.4: a string"),
+    pytest.param("10.1", "deployment = deployments.create(new_deployment(foo), field_manager=FIELD_MANAGER)",
+                 "forbidden", ["leads to the refused call", "create deployments, update foos/status (403)"],
+                 id="10.1: the create (it is allowed)"),
+    pytest.param("10.1", sync_handler_line("self.update_foo_status(") - 1, "forbidden",
+                 ["leads to the refused call", "(# "], id="10.1: the line above (a comment)"),
+    pytest.param("10.1", "foo", "forbidden", ["which is part of", "quote more"], id="10.1: too short a quote"),
+    pytest.param("10.2", handle_object(unwrap=False), "tombstone", ["= []", "unwrap the tombstone (.obj)"],
+                 id="10.2: tombstones not unwrapped"),
+    pytest.param("10.2", handle_object(check_kind=False), "no Foo controls", ["ReplicaSet named web = []",
+                 "['demo/web']"], id="10.2: any kind of owner"),
+    pytest.param("10.2", handle_object(controller_only=False), "no Foo controls", ["controller: false = []"],
+                 id="10.2: any owner reference, not only the controller"),
+    pytest.param("10.2", handle_object(catch=False), "orphan", ["NotFound escaped", "must never raise"],
+                 id="10.2: the lister's NotFound escapes"),
+    pytest.param("10.3", ["get foos", "get deployments", "update deployments", "update foos/status"], "one sync",
+                 ["from the listers", "no GET"], id="10.3: reads from the API server"),
+    pytest.param("10.3", ["update deployments"], "one sync", ["writing the Foo's status"], id="10.3: no status"),
+    pytest.param("11.1", candidate(trusts_timestamps=True), "never at its renewTime",
+                 ["an hour ago", "None (wait)", "never compare renew_time"], id="11.1: compares renewTime with now"),
+    pytest.param("11.1", candidate(own_duration=True), "not yours", ["leaseDurationSeconds 30", "isLeaseValid"],
+                 id="11.1: its own lease duration"),
+    pytest.param("11.1", candidate(counts=False), "released", ["transitions=5", "transitions=4"],
+                 id="11.1: no transition counted"),
+    pytest.param("11.1", candidate(keeps_acquire_time=False), "renewed: same acquire", ["acquire=t+0s",
+                 "acquire=t+2s"], id="11.1: a renewal moves acquireTime"),
+    pytest.param("11.1", candidate(restarts_countdown=False), "keeps renewing", ["None (wait)", "restarts the countdown"],
+                 id="11.1: counts from the first sight of the holder"),
+    pytest.param("12.1", reconcile(copies=False), "new Foo", ["cached Foo left as it was", "deep_copy"],
+                 id="12.1: changes the cached object"),
+    pytest.param("12.1", reconcile(claims_first=False), "new Foo", ["'register demo/web 2', \"update"],
+                 id="12.1: registers before claiming"),
+    pytest.param("12.1", reconcile(cleans_first=False), "cleaned up outside", ["\"update finalizers=['other",
+                 "deregister first"], id="12.1: lets go before cleaning up"),
+    pytest.param("12.1", reconcile(ours_only=False), "cleaned up outside", ["update finalizers=[]", "and no other"],
+                 id="12.1: removes every finalizer"),
+    pytest.param("12.1", reconcile(raises=False), "fails keeps", ["RuntimeError to escape", "never retried"],
+                 id="12.1: swallows the clean-up's error"),
+    pytest.param("12.1", reconcile(deleted_ok=False), "left alone", ["= []", "no new finalizers"],
+                 id="12.1: claims a Foo that is being deleted"),
+    pytest.param("12.2", ["10:00", "10:05", "10:07", "10:09"], "Available", ["'10:00', '10:00', '10:07', '10:07'",
+                 "only when the status flips"], id="12.2: every write moves it"),
+    pytest.param("12.2", "10:00 10:00 10:07 10:07", "Available", ["a list of four"], id="12.2: a string"),
 ]
 WRONG += WRONG_00_05
+
+
+def images_of(init=True, once=True, bare_string=False):
+    def by_image(pod):
+        spec = pod["spec"]
+        containers = spec.get("containers", []) + (spec.get("initContainers", []) if init else [])
+        if bare_string:
+            return containers[0]["image"]
+        images = [c["image"] for c in containers]
+        return sorted(set(images)) if once else images
+
+    return by_image
+
+
+WRONG_08_09A = [
+    pytest.param("08.1", images_of(init=False), "init containers", ["['nginx:1.27']", "initContainers"],
+                 id="08.1: containers only"),
+    pytest.param("08.1", images_of(once=False), "is one value", ["'envoy:1.33', 'envoy:1.33'", "dedupe"],
+                 id="08.1: an image twice"),
+    pytest.param("08.1", images_of(bare_string=True), "one container", ["list of strings", "characters"],
+                 id="08.1: a bare string"),
+    pytest.param("09a.1", ["update c", "update a", "add d", "delete b"], "in order",
+                 ["['delete b', 'update c', 'update a', 'add d']", "deletions first"],
+                 id="09a.1: the classic order"),
+    pytest.param("09a.1", ["delete b", "update a", "add d"], "in order", ["four calls", "'update c'"],
+                 id="09a.1: an unchanged object is not updated"),
+    pytest.param("09a.2", ["delete b", "update c", "update a", "add d"], "in order",
+                 ["['update c', 'update a', 'add d', 'delete b']", "then a tombstone"],
+                 id="09a.2: today's order"),
+    pytest.param("09a.2", "update c, update a", "in order", ["a list of calls"], id="09a.2: a string"),
+]
+WRONG += WRONG_08_09A
 
 
 @pytest.mark.parametrize(("exercise_id", "answer", "scenario", "words"), WRONG)
