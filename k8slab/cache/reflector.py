@@ -35,8 +35,8 @@ Kept, with client-go's reasons:
   a watch ended by an ERROR event (410 Gone included) or by any other error
   ends the cycle, and so does a failure to open the watch, which is also
   handed to the watch error handler; `run` then waits one backoff step and
-  relists. Backoff 0.8 s -> 30 s, factor 2, jitter 1.0, reset after 2 quiet
-  minutes.
+  relists. Backoff 0.8 s -> 30 s, factor 2, jitter 1.0, starting over every 2
+  minutes counted from its last start (v0.37.2's `DelayWithReset`, `_wait.py`).
 - `phase()`, for views (client-go has no such accessor): "listing",
   "streaming", "watching", "backing off" or "stopped" (before `run`: "new").
 - Resync makes no API call: every `resync_period`, `store.resync()`.

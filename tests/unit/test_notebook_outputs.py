@@ -39,9 +39,7 @@ UPSTREAM_BLOCK = re.compile(re.escape(UPSTREAM_BEGIN) + r"([\s\S]*?)" + re.escap
 # Every notebook's first cell still shows `k8slab.connect()`'s line from before it
 # printed the kubeconfig as ~/... (main 018a860): the lead's clean re-run fixes them.
 # strict: the day a notebook is clean, its entry must go.
-ABSOLUTE_PATH_OFFENDERS = {
-    "06-watch.ipynb", "07-reflector-and-deltafifo.ipynb",
-}
+ABSOLUTE_PATH_OFFENDERS: set[str] = set()
 
 
 def texts(path: Path) -> list[tuple[str, str]]:

@@ -124,6 +124,34 @@ def limiter(**kwargs):
     return lambda base, cap: Limiter(base, cap, **kwargs)
 
 
+FIRST_EVENTS = {"0": [("ADDED", "a"), ("ADDED", "c")], "2": [("MODIFIED", "a"), ("DELETED", "b"), ("ADDED", "c")],
+                "5": []}
+
+
+def resume(asks_bookmarks=True, keeps_rv=True, bookmark_rv=True, bookmark_is_event=False, raises=True):
+    from k8slab.watch import status_error
+
+    def answer(lister_watcher, resource_version, on_event):
+        options = {"resource_version": resource_version, **({"allow_watch_bookmarks": True} if asks_bookmarks else {})}
+        for event in lister_watcher.watch(options):
+            if event["type"] == "ERROR":
+                if raises:
+                    raise status_error(event)
+                continue
+            if event["type"] == "BOOKMARK":
+                if bookmark_is_event:
+                    on_event(event)
+                if not bookmark_rv:
+                    continue
+            else:
+                on_event(event)
+            if keeps_rv:
+                resource_version = event["object"]["metadata"]["resourceVersion"]
+        return resource_version
+
+    return answer
+
+
 def unwraps_tombstones(obj):
     if isinstance(obj, DeletedFinalStateUnknown):
         obj = obj.obj
@@ -472,6 +500,24 @@ WRONG_00_05 = [
 
 # (exercise, wrong answer, the scenario that must fail, words its message must hold)
 WRONG = [
+    pytest.param("06.1", {**FIRST_EVENTS, "0": [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]}, 'from "0"',
+                 ["('ADDED', 'b')", "b was deleted"], id="06.1: the history as ADDED events"),
+    pytest.param("06.1", {**FIRST_EVENTS, "2": [("ADDED", "b")] + FIRST_EVENTS["2"]}, 'from "2"',
+                 ["[('ADDED', 'b'), ('MODIFIED', 'a')", "not the one at 2"], id="06.1: from rv 2 includes the change at 2"),
+    pytest.param("06.1", {**FIRST_EVENTS, "5": [("ADDED", "c")]}, 'from "5"', ["= []", "only what comes after it"],
+                 id="06.1: from the newest rv replays its change"),
+    pytest.param("06.1", [("ADDED", "a")], 'from "0"', ["a dict like"], id="06.1: a list, not a dict"),
+    pytest.param("06.2", resume(asks_bookmarks=False), "asked for bookmarks", ['allow_watch_bookmarks"] = None'],
+                 id="06.2: bookmarks not asked for"),
+    pytest.param("06.2", resume(keeps_rv=False), "loses nothing and repeats nothing",
+                 ["('MODIFIED', 'a'), ('MODIFIED', 'a')", "a change is seen once"],
+                 id="06.2: resumes from where it started"),
+    pytest.param("06.2", resume(bookmark_rv=False), "BOOKMARK moves", ["returned = '1'", "keep it"],
+                 id="06.2: a bookmark's rv ignored"),
+    pytest.param("06.2", resume(bookmark_is_event=True), "BOOKMARK moves", ["('BOOKMARK', None)", "not a change"],
+                 id="06.2: a bookmark handed on as a change"),
+    pytest.param("06.2", resume(raises=False), "ERROR event raises", ["Gone to be raised", "it returned '1'"],
+                 id="06.2: an ERROR event swallowed"),
     pytest.param("07.1", ["Added", "Deleted", "Deleted"], "oldest first", ["['Added', 'Deleted']", "dedupDeltas"],
                  id="07.1: two deletions kept"),
     pytest.param("07.1", "Added, Deleted", "oldest first", ["a list of delta types"], id="07.1: a string"),
@@ -621,6 +667,7 @@ def test_a_right_answer_written_another_way_passes_too():
 
     assert exercises.run("09.2", process_next_work_item).passed
     assert exercises.run("07.3", deletion_handling_meta_namespace_key_func).passed
+    assert exercises.run("06.2", resume()).passed  # never stops its watches: the server's end is enough
 
 
 # -- the framework ---------------------------------------------------------------
