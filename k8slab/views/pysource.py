@@ -57,6 +57,7 @@ class PySource:
     end_line: int
     text: str  # dedented
     href: str | None  # relative to the working directory, or None
+    language: str = "python"  # "go" for k8slab's own Go (ownsource.py)
 
 
 def python_source(obj: Any, *, start: str | None = None, end: str | None = None) -> PySource:
