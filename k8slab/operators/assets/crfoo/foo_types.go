@@ -29,9 +29,12 @@ type FooSpec struct {
 	Replicas       *int32 `json:"replicas"`
 }
 
-// FooStatus is what the controller last saw: no omitempty, so 0 is written too, as in sample-controller.
+// FooStatus is what the controller last saw: no omitempty on availableReplicas, so 0 is written
+// too, as in sample-controller. The other two are the operator's (operator.go), omitted without it.
 type FooStatus struct {
-	AvailableReplicas int32 `json:"availableReplicas"`
+	AvailableReplicas  int32              `json:"availableReplicas"`
+	ObservedGeneration int64              `json:"observedGeneration,omitempty"`
+	Conditions         []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // FooList is a list of Foos, as the API server returns them.
@@ -60,10 +63,21 @@ func (in *FooSpec) DeepCopyInto(out *FooSpec) {
 	}
 }
 
+func (in *FooStatus) DeepCopyInto(out *FooStatus) {
+	*out = *in
+	if in.Conditions != nil {
+		out.Conditions = make([]metav1.Condition, len(in.Conditions))
+		for i := range in.Conditions {
+			in.Conditions[i].DeepCopyInto(&out.Conditions[i])
+		}
+	}
+}
+
 func (in *Foo) DeepCopyInto(out *Foo) {
 	*out = *in
 	in.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
 	in.Spec.DeepCopyInto(&out.Spec)
+	in.Status.DeepCopyInto(&out.Status)
 }
 
 func (in *Foo) DeepCopy() *Foo {

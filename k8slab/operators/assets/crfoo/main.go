@@ -18,6 +18,10 @@
 // refuse one the Foo does not control with a Warning ErrResourceExists, update replicas, write
 // status.availableReplicas, a Normal Synced event), so requests per Foo compare the frameworks,
 // not two algorithms.
+//
+// With --external-dir DIR it also does what k8slab's operator (k8slab/samplecontroller/operator.py)
+// adds: a finalizer that removes the Foo's record in DIR, observedGeneration and an Available
+// condition (operator.go).
 package main
 
 import (
@@ -58,8 +62,9 @@ const (
 // FooReconciler converges one Foo and its Deployment per call.
 type FooReconciler struct {
 	client.Client
-	Recorder recorder.EventRecorder
-	Resync   time.Duration
+	Recorder    recorder.EventRecorder
+	Resync      time.Duration
+	ExternalDir string // "": sample-controller's behaviour; else the operator's (operator.go)
 }
 
 // Reconcile is syncHandler: compare the Foo with its Deployment, converge, report.
@@ -70,6 +75,11 @@ func (r *FooReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err := r.Get(ctx, req.NamespacedName, &foo); err != nil {
 		// Gone: nothing to do (its Deployments go by garbage collection). Other errors requeue.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.ExternalDir != "" {
+		if done, err := r.guardDeletion(ctx, &foo); done || err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	name := foo.Spec.DeploymentName
 	if name == "" {
@@ -105,11 +115,19 @@ func (r *FooReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 	// The status subresource: the server keeps the stored spec whatever foo says.
 	foo.Status.AvailableReplicas = deployment.Status.AvailableReplicas
+	if r.ExternalDir != "" {
+		setOperatorStatus(&foo, &deployment)
+	}
 	opts := &client.SubResourceUpdateOptions{UpdateOptions: client.UpdateOptions{FieldManager: fieldManager}}
 	if err := r.Status().Update(ctx, &foo, opts); err != nil {
 		return ctrl.Result{}, err // a Conflict (our cached Foo was stale) is retried too
 	}
 	r.Recorder.Eventf(&foo, nil, corev1.EventTypeNormal, successSynced, "Sync", messageResourceSynced)
+	if r.ExternalDir != "" {
+		if err := r.register(&foo); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	// sample-controller's informers resync every 30 s and so sync every Foo again; here, ask for it.
 	return ctrl.Result{RequeueAfter: r.Resync}, nil
 }
@@ -136,11 +154,11 @@ func newDeployment(foo *Foo) *appsv1.Deployment {
 
 func main() {
 	var (
-		namespace, leNamespace, leID string
-		leaderElect                  bool
-		qps                          float64
-		burst, workers               int
-		resync                       time.Duration
+		namespace, leNamespace, leID, externalDir string
+		leaderElect                               bool
+		qps                                       float64
+		burst, workers                            int
+		resync                                    time.Duration
 	)
 	// --kubeconfig is registered by controller-runtime's config package.
 	flag.StringVar(&namespace, "namespace", "", "watch only this namespace (default: all)")
@@ -151,6 +169,7 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "run the controller only while holding the Lease")
 	flag.StringVar(&leNamespace, "leader-elect-resource-namespace", "", "the Lease's namespace (default: --namespace, else kube-system)")
 	flag.StringVar(&leID, "leader-elect-resource-name", controllerName, "the Lease's name")
+	flag.StringVar(&externalDir, "external-dir", "", "the operator's patterns: a finalizer cleaning up a record per Foo in this directory, observedGeneration, an Available condition")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -189,6 +208,12 @@ func main() {
 	} else if leNamespace == "" {
 		options.LeaderElectionNamespace = "kube-system"
 	}
+	if externalDir != "" {
+		if err := os.MkdirAll(externalDir, 0o755); err != nil {
+			setupLog.Error(err, "external directory")
+			os.Exit(1)
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, options)
 	if err != nil {
 		setupLog.Error(err, "unable to create the manager")
@@ -199,12 +224,14 @@ func main() {
 		Owns(&appsv1.Deployment{}).
 		Named("foo").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
-		Complete(&FooReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(controllerName), Resync: resync})
+		Complete(&FooReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(controllerName), Resync: resync,
+			ExternalDir: externalDir})
 	if err != nil {
 		setupLog.Error(err, "unable to create the controller")
 		os.Exit(1)
 	}
-	setupLog.Info("starting manager", "namespace", namespace, "leaderElect", leaderElect, "qps", cfg.QPS, "burst", cfg.Burst)
+	setupLog.Info("starting manager", "namespace", namespace, "leaderElect", leaderElect, "qps", cfg.QPS, "burst", cfg.Burst,
+		"externalDir", externalDir)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "manager stopped with an error")
 		os.Exit(1)
