@@ -291,3 +291,24 @@ def test_own_go_errors_name_the_file_and_what_it_has():
         show_source(f"{CRFOO}:FooReconciler.Reconcile", start="while")
     with pytest.raises(UsageError, match="a string names k8slab's own Go"):
         show_source("DeltaFIFO.replace")
+
+
+def _registers():  # a function that defines decorated handlers inside, as kopf_foo.new_registry does
+    handlers = []
+
+    def on(event):
+        return lambda f: handlers.append((event, f)) or f
+
+    @on("create")
+    @on("update")
+    def changed(body):
+        return body
+
+    return handlers
+
+
+def test_a_start_anchor_on_a_decorator_takes_the_decorated_def_with_all_its_decorators():
+    part = show_source(_registers, start='@on("create")').python
+    assert part.text.split("\n") == ['@on("create")', '@on("update")', "def changed(body):", "    return body"]
+    inner = show_source(_registers, start='@on("update")').python  # the second decorator: from there on
+    assert inner.text.split("\n")[0] == '@on("update")' and inner.end_line == part.end_line

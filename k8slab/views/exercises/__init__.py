@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from k8slab.views.exercises import e07, e09  # noqa: F401  (each registers its notebook's exercises)
+from k8slab.views.exercises import e07, e09, e13, e14  # noqa: F401  (each registers its notebook's exercises)
 from k8slab.views.exercises.framework import Exercise, Result, exercise, exercise_ids, run_exercise
 
 __all__ = ["Exercise", "Result", "check", "describe", "exercise", "exercise_ids", "run"]

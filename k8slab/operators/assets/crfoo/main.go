@@ -60,6 +60,17 @@ const (
 )
 
 // FooReconciler converges one Foo and its Deployment per call.
+//
+// The markers below are what a kubebuilder project writes beside its reconciler: controller-gen's
+// rbac generator (`make manifests`) turns them into the ClusterRole config/rbac/role.yaml. k8slab
+// grants the same rules by hand (k8slab/operators/rbac.py; update foos is the operator's, for its
+// finalizer; the Lease rules are leader election's, a role of their own in both).
+//
+// +kubebuilder:rbac:groups=samplecontroller.k8s.io,resources=foos,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=samplecontroller.k8s.io,resources=foos/status,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=core,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 type FooReconciler struct {
 	client.Client
 	Recorder    recorder.EventRecorder
