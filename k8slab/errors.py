@@ -161,7 +161,16 @@ class ExecPluginFailed(ConfigError):
 
 
 class ServerUnreachable(K8sLabError):
-    """No HTTP answer: connection refused, name not resolved, TLS handshake failed."""
+    """No HTTP answer: connection refused, name not resolved, TLS handshake failed.
+
+    `connection_refused` is True when nothing listened at the address (the
+    API server down or restarting): the one unreachable case in which a
+    reflector re-watches without relisting (client-go's `utilnet.IsConnectionRefused`).
+    """
+
+    def __init__(self, message: str, *, connection_refused: bool = False) -> None:
+        super().__init__(message)
+        self.connection_refused = connection_refused
 
 
 class ConditionTimeout(K8sLabError):

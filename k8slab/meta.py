@@ -183,10 +183,11 @@ def new_controller_ref(owner: dict[str, Any], api_version: str, kind: str) -> di
 
 
 def get_controller_of(obj: dict[str, Any]) -> dict[str, Any] | None:
-    """The ownerReference with `controller: true`, or None."""
+    """A copy of the ownerReference with `controller: true`, or None (Go's `GetControllerOf` copies too:
+    `obj` is often an informer's shared object, which nobody may change)."""
     for ref in obj.get("metadata", {}).get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref
+            return dict(ref)
     return None
 
 
@@ -255,8 +256,14 @@ def set_status_condition(
         existing["status"] = new.get("status")
         existing["lastTransitionTime"] = new.get("lastTransitionTime") or stamp
         changed = True
-    for field in ("reason", "message", "observedGeneration"):
-        if field in new and existing.get(field) != new[field]:
-            existing[field] = new[field]
+    # Go's metav1.Condition always has every field: one a dict leaves out is its zero value, which
+    # overwrites (an empty message clears the old one); observedGeneration 0 is omitted, as `omitempty`.
+    for field, zero in (("reason", ""), ("message", ""), ("observedGeneration", 0)):
+        value = new.get(field, zero)
+        if existing.get(field, zero) != value:
+            if field == "observedGeneration" and value == zero:
+                existing.pop(field, None)
+            else:
+                existing[field] = value
             changed = True
     return changed

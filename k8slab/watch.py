@@ -14,8 +14,15 @@ Every watch k8slab reads goes through `StreamWatcher`: the chain's typed
 Kept:
 - `Watch`, the interface a reflector consumes: iterate it for events, `stop()`
   it from any thread, more than once.
-- Events exactly as the server sent them, `json.loads` of one line and nothing
-  else (the hot path of every informer).
+- Events exactly as the server sent them, one line parsed and nothing else
+  (the hot path of every informer), by orjson: twice as fast as `json.loads`,
+  and it keeps one copy of each dict key across events (its key cache). With
+  `json.loads`, which shares keys only within one document, every object of a
+  streamed list would carry its own ~30 key strings (+1.7 KiB per ConfigMap
+  against the same objects from one LIST); with orjson a streamed list takes
+  the memory of a parsed LIST. What orjson refuses and `json` reads (NaN,
+  lone surrogates; no API server sends them) is read by `json`. Like Go's
+  unstructured decoding, an integer beyond 64 bits becomes a float.
 - StreamWatcher's endings. The server closing the stream ends the iteration; so
   does a connection that breaks (reset, EOF, timeout: Go's "probable EOF", which
   is all urllib3 reports mid-stream), quietly. A last line without its newline
@@ -40,6 +47,8 @@ import logging
 import threading
 from collections import deque
 from typing import Any, Iterator, Protocol, TypedDict
+
+import orjson
 
 from k8slab import errors
 
@@ -86,11 +95,14 @@ def decode_event(line: bytes) -> Event:
     The reason names a kind and a position, never the line's text (it may hold secrets).
     """
     try:
-        event = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{exc.msg} at char {exc.pos}") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"invalid {exc.encoding} at byte {exc.start}") from None
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:  # what orjson refuses and json reads; or json's words for what is wrong
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{exc.msg} at char {exc.pos}") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"invalid {exc.encoding} at byte {exc.start}") from None
     if type(event) is not dict:
         raise ValueError("the line is JSON but not an object")
     if event.get("type") not in EVENT_TYPES:

@@ -1,7 +1,11 @@
 """DeltaFIFO: a queue of keys, each holding every change seen since it was last popped.
 
 Mirrors client-go v0.32 `tools/cache/delta_fifo.go`, the queue between the
-Reflector (producer) and the informer (consumer).
+Reflector (producer) and the informer (consumer) of the classic pipeline, the
+one every book, diagram and blog post describes. It is still in client-go
+v0.37.2, but informers no longer use it: since 1.36 `InOrderInformers` is GA
+and locked on, and they queue through a RealFIFO (real_fifo.py). Build the
+classic pipeline with `SharedIndexInformer(..., pipeline="classic")`.
 
 Kept: per key an ordered list of deltas (Added, Updated, Deleted, Replaced,
 Sync) holding the object's state after each change; only two consecutive
@@ -16,6 +20,11 @@ queued delta is newer than the store, so a Sync would carry a stale object);
 `pop` blocks while empty and runs the process function under the queue's lock
 so the consumer's store and the queue never disagree; `Requeue` (client-go's
 ErrRequeue) puts an item back; the optional transformer; `close`.
+What v0.37.2 changed here: `AddIfNotPresent` and `ErrRequeue` are gone (its
+`Pop` no longer requeues; k8slab keeps both, as v0.32 had them); the delta
+types gained ReplacedAll, SyncAll and Bookmark, which only RealFIFO's atomic
+mode queues; `HasSyncedChecker` offers `HasSynced` as a channel to wait on
+(left out here: poll `has_synced`).
 Left out: tracing of slow pops, the deprecated `NewDeltaFIFO`, KeyError
 wrapping. `emit_delta_type_replaced` defaults to True here (informers set it;
 client-go's default is False only for backwards compatibility).
@@ -53,6 +62,10 @@ class DeltaType(str, Enum):
     DELETED = "Deleted"
     REPLACED = "Replaced"  # seen again in a relist: maybe changed, maybe not
     SYNC = "Sync"  # a periodic resync replayed it from the local store
+    # Since 1.36, queued only by an atomic RealFIFO (real_fifo.py), each as one delta:
+    REPLACED_ALL = "ReplacedAll"  # a whole relist; the object is a ReplacedAllInfo
+    SYNC_ALL = "SyncAll"  # a whole resync; the object is a SyncAllInfo
+    BOOKMARK = "Bookmark"  # a watch bookmark; the object is a BookmarkInfo
 
     def __str__(self) -> str:
         return self.value

@@ -1,11 +1,13 @@
 """A shared informer factory: one informer per resource, however many callers ask.
 
-Mirrors client-go v0.32 `informers/factory.go` (`sharedInformerFactory`),
+Mirrors client-go v0.37.2 `informers/factory.go` (`sharedInformerFactory`),
 without the generated typed accessors.
 
 Kept: `informer_for(key, new_func)` builds an informer the first time a
 resource is asked for and returns the same one afterwards, with the
-factory's resync period (or a per-resource one) and transform; `start(stop)`
+factory's resync period (or a per-resource one), transform and pipeline
+(`pipeline="classic"` builds v0.32 informers; client-go picks its pipeline
+with process-wide feature gates, k8slab per factory, see cache/features.py); `start(stop)`
 runs every informer not started yet (call it again after asking for more);
 `wait_for_cache_sync(stop)` reports, per started resource, whether it synced;
 `shutdown()` waits for the informer threads, which end once `stop` is set.
@@ -13,7 +15,8 @@ Informers are keyed by a resource string ("configmaps", "deployments.apps")
 instead of a Go type. The factory knows no HTTP: it is given a function that
 builds a ListerWatcher for a resource key (namespace and selectors belong in
 that function, as client-go's WithNamespace/WithTweakListOptions).
-Left out: `ForResource`'s GVR table, typed group accessors.
+Left out: `ForResource`'s GVR table, typed group accessors, and what v0.37.2 added
+since v0.32 (informer names for metrics, the `...WithContext` variants).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import threading
 from typing import Any, Callable
 
 from k8slab._clock import REAL_CLOCK, Clock
+from k8slab.cache.features import Pipeline
 from k8slab.cache.listers import Lister
 from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.shared_informer import SharedIndexInformer, wait_for_cache_sync
@@ -42,9 +46,11 @@ class SharedInformerFactory:
         *,
         custom_resync: dict[str, float] | None = None,
         transform: Callable[[Any], Any] | None = None,
+        pipeline: Pipeline = "today",
         clock: Clock = REAL_CLOCK,
     ) -> None:
         self._lister_watcher_for = lister_watcher_for
+        self._pipeline = pipeline
         self._default_resync = default_resync
         self._custom_resync = dict(custom_resync or {})
         self._transform = transform
@@ -66,7 +72,7 @@ class SharedInformerFactory:
             lister_watcher = self._lister_watcher_for(resource_key)
             if new_func is None:
                 informer = SharedIndexInformer(
-                    lister_watcher, resource_key, resync, clock=self._clock
+                    lister_watcher, resource_key, resync, clock=self._clock, pipeline=self._pipeline
                 )
             else:
                 informer = new_func(lister_watcher, resync)

@@ -1,12 +1,13 @@
 """Named index functions for the cache: how a store finds objects by something other than key.
 
-Mirrors client-go v0.32 `tools/cache/index.go`.
+Mirrors client-go v0.37.2 `tools/cache/index.go`.
 
 Kept: an index function maps an object to a list of strings (several values
 allowed, as for a Pod's many volumes); `Indexers` names them; an index maps
 each value to the set of store keys that produced it; the built-in
 "namespace" index.
-Left out: `IndexFuncToKeyFuncAdapter`, and error returns from index functions
+Left out: `IndexFuncToKeyFuncAdapter`, the typed indexers (`TypedIndexers`, new
+since v0.32: a Python index function takes any object), and error returns from index functions
 (a Python index function raises instead).
 """
 

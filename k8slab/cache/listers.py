@@ -1,6 +1,6 @@
 """Listers: read-only, namespace-aware views of an informer's Indexer.
 
-Mirrors client-go v0.32 `tools/cache/listers.go` (`ListAll`,
+Mirrors client-go v0.37.2 `tools/cache/listers.go` (`ListAll`,
 `ListAllByNamespace`, `GenericLister`), plus the small part of apimachinery's
 `labels` package a lister needs.
 
@@ -10,7 +10,8 @@ raises the same `errors.NotFound` the API would, with the API's message
 (`configmaps "x" not found`); an empty selector matches everything.
 Label selectors: a `{"app": "x"}` dict (matchLabels), or a string with
 `k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`.
-Left out: typed listers, set-based selector validation rules, field selectors.
+Left out: typed listers, set-based selector validation rules, field selectors,
+`labels.Nothing()` (v0.37.2 returns at once for it; no string parses to it).
 
 Listers hand out the cached objects themselves: deep-copy before changing one.
 """

@@ -1,10 +1,13 @@
 """The seam between the cache and HTTP: what a reflector calls to list and watch.
 
-Mirrors the `ListerWatcher` interface of client-go v0.37 `tools/cache/listwatch.go`;
+Mirrors the `ListerWatcher` interface of client-go v0.37.2 `tools/cache/listwatch.go`;
 the `Watch` it returns is apimachinery's `watch.Interface` (`k8slab/watch.py`).
 
 Kept: two calls, `list(options)` and `watch(options)`, with options named
-after metav1.ListOptions; a watch is a stream of typed events that can be stopped.
+after metav1.ListOptions; a watch is a stream of typed events that can be
+stopped; the optional `is_watch_list_semantics_unsupported()` (new since
+v0.32, client-go's `watchlist.DoesClientNotSupportWatchListSemantics`): a
+lister-watcher that returns True from it is never asked for a streaming list.
 Left out: contexts, `ListWatch` (the adapter over a real client lives beside
 the REST client, in `k8slab/chain/listwatch.py`: the cache knows no HTTP); in
 tests and notebooks `testing.FakeSource` plays the API server.
@@ -33,6 +36,9 @@ class ListerWatcher(Protocol):
       send_initial_events     bool: the WatchList stream (watch only)
       label_selector, field_selector   str (the reflector never sets them;
                               an adapter adds its own)
+
+    A lister-watcher may also define `is_watch_list_semantics_unsupported()`
+    (see the module docstring).
 
     `list(options)` returns the parsed List object: `{"metadata":
     {"resourceVersion": str, "continue": str (absent or "" on the last page)},

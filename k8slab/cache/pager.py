@@ -1,6 +1,6 @@
 """Listing page by page, and falling back to one full list if a continue token expires.
 
-Mirrors client-go v0.32 `tools/pager/pager.go` (`ListPager.List`), which the
+Mirrors client-go v0.37.2 `tools/pager/pager.go` (unchanged since v0.32) (`ListPager.List`), which the
 reflector lists through.
 
 Kept: a `limit` on the first request (500 by default); each next page

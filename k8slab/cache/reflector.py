@@ -1,30 +1,50 @@
-"""The Reflector: keeps a Store in step with the API server by listing, then watching.
+"""The Reflector: keeps a Store in step with the API server by listing (or streaming), then watching.
 
-Mirrors client-go v0.32 `tools/cache/reflector.go`. It lists through
-`pager.py`, calls a `ListerWatcher` (listwatch_types.py) and reads a
-`k8slab.watch.Watch`: it knows no HTTP. Every wait is on the injected clock.
+Mirrors client-go v0.37.2 `tools/cache/reflector.go`; reading one watch and
+classifying errors live in reflector_watch.py. It lists through `pager.py`,
+calls a `ListerWatcher` (listwatch_types.py) and reads a `k8slab.watch.Watch`:
+it knows no HTTP. Every wait is on the injected clock.
 
 Kept, with client-go's reasons:
-- List RV: "0" first (any cached state: cheap, maybe stale), then the last
+- The initial state: by default (WatchListClient, on since 1.35) a streaming
+  list, a watch with send_initial_events, resource_version_match NotOlderThan
+  and bookmarks, from the last synced RV ("" at first: a consistent snapshot),
+  read into a temporary store until the BOOKMARK annotated
+  `k8s.io/initial-events-end`, then one `store.replace` at the bookmark's RV;
+  the same watch then goes on. A stream that ends before that bookmark is
+  opened again; connection refused or 429 back off and retry; "expired" or
+  "too large RV" retry at RV "". Any other failure (a server that cannot
+  stream answers 422 Invalid, "sendInitialEvents is forbidden") falls back,
+  for this cycle, to a LIST. A lister-watcher whose
+  `is_watch_list_semantics_unsupported()` returns True never streams (client-go's
+  `watchlist.DoesClientNotSupportWatchListSemantics`).
+- The LIST: RV "0" first (any cached state: cheap, maybe stale), then the last
   synced RV; "" (a consistent etcd read) only after an "expired" or "too
-  large RV" error, retried at once.
-- Pages of 500 when the RV is "" or "0" (and always once an RV "0" list came
-  back paginated); none at a specific RV, so the watch cache can answer. An
-  expired continue token falls back to one full list (pager.py).
-- Watch from the last synced RV with bookmarks and a timeout drawn from
-  [5, 10) minutes. A BOOKMARK only moves the RV; so does an event the store
-  refuses (logged): only one whose metadata cannot be read is skipped. A
-  watch that ends is re-opened from there without a relist, unless it lasted
-  under a second with no event (`errors.VeryShortWatch`). 410 Gone ends the cycle and `run` relists;
-  an unreachable server or a 429 backs off and re-watches. Backoff 0.8 s ->
-  30 s, factor 2, jitter 1.0, reset after 2 quiet minutes; `run` also waits
-  one step between cycles.
+  large RV" error, retried at once. Pages of 500 when the RV is "" or "0"
+  (and always once an RV "0" list came back paginated); none at a specific
+  RV, so the watch cache can answer. An expired continue token falls back to
+  one full list (pager.py).
+- The watch: from the last synced RV with bookmarks and a timeout drawn from
+  [5, 10) minutes (or [m, 2m) for a `min_watch_timeout` m above 5 minutes). A
+  BOOKMARK moves the RV and reaches the store (`store.bookmark`, for an atomic
+  RealFIFO a Bookmark delta). From RV "" or "0" the RV is trusted only after
+  something other than an ADDED came. A watch that ends is re-opened from
+  there without a relist, unless it lasted under a second with no event
+  (`errors.VeryShortWatch`). Re-watching without relisting after a backoff
+  happens only for connection refused and 429 (`is_watch_error_retriable`):
+  a watch ended by an ERROR event (410 Gone included) or by any other error
+  ends the cycle, and so does a failure to open the watch, which is also
+  handed to the watch error handler; `run` then waits one backoff step and
+  relists. Backoff 0.8 s -> 30 s, factor 2, jitter 1.0, reset after 2 quiet
+  minutes.
 - Resync makes no API call: every `resync_period`, `store.resync()`.
-- WatchList (off by default, as in v0.32): a watch with send_initial_events
-  and NotOlderThan into a temporary store until the bookmark annotated
-  `k8s.io/initial-events-end`, then one `replace`; on error, list instead.
-Left out: type/GVK checks of event objects, retrying internal errors, the
-data-consistency detector, metrics, abandoning a list in progress on stop.
+What changed since v0.32: streaming lists by default (v0.32 had them off);
+bookmarks reach the store; the RV of a watch from "" or "0" is held back past
+the initial ADDED events; re-watching on any unreachable server (TLS, DNS,
+timeouts) is k8slab's old rule, not client-go's: only connection refused is.
+Left out: type/GVK checks of event objects, retrying internal errors
+(`MaxInternalErrorRetryDuration`, off by default), the data-consistency
+detector, metrics, custom backoffs, abandoning a list in progress on stop.
 """
 
 from __future__ import annotations
@@ -32,33 +52,31 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock, sleep_or_stop
 from k8slab.cache import _wait
 from k8slab.cache.listwatch_types import ListerWatcher
-from k8slab.cache.pager import PAGE_SIZE, is_resource_expired, list_pages
-from k8slab.cache.store import Store, deletion_handling_meta_namespace_key_func, new_store
-from k8slab.watch import ADDED, BOOKMARK, DELETED, ERROR, INITIAL_EVENTS_END, MODIFIED, Watch, status_error
+from k8slab.cache.pager import PAGE_SIZE, list_pages
+from k8slab.cache.reflector_watch import (
+    StopRequested, default_watch_error_handler, handle_any_watch, is_expired_error,
+    is_too_large_resource_version_error, is_watch_error_retriable,
+)
+from k8slab.cache.store import deletion_handling_meta_namespace_key_func, meta_namespace_key_func
+from k8slab.watch import INITIAL_EVENTS_END, Watch
 
-__all__ = ["ListerWatcher", "Reflector", "Watch", "INITIAL_EVENTS_END_ANNOTATION"]
+__all__ = ["INITIAL_EVENTS_END_ANNOTATION", "ListerWatcher", "Reflector", "Watch", "default_watch_error_handler"]
 
 log = logging.getLogger(__name__)
 
 # Defaults, in one place (client-go's values).
-MIN_WATCH_TIMEOUT = 300.0  # watch timeout is random in [5, 10) minutes
+MIN_WATCH_TIMEOUT = 300.0  # watch timeout is random in [5, 10) minutes; smaller minimums are not honoured
 BACKOFF = dict(initial=0.8, cap=30.0, reset_after=120.0, factor=2.0, jitter=1.0)
-VERY_SHORT_WATCH = 1.0  # a watch closing sooner, with no event, is an error
 INITIAL_EVENTS_END_ANNOTATION = INITIAL_EVENTS_END  # the name k8slab.cache.testing imports
-
 
 WatchErrorHandler = Callable[["Reflector", Exception], None]
 """Called with the reflector and the error whenever a list-and-watch cycle fails."""
-
-
-class _StopRequested(Exception):
-    """The stop event was set while a watch was being read."""
 
 
 class _Cycle:
@@ -92,19 +110,48 @@ class _Cycle:
             w.stop()
 
 
-class Reflector:
-    """Lists and watches one resource into `store`. `expected_type` names it in logs."""
+class _StreamedState:
+    """The streaming list's temporary store (client-go's `NewStore` in watchList): key -> object.
 
-    def __init__(self, lister_watcher: ListerWatcher, expected_type: str, store: Store, resync_period: float = 0.0,
-                 *, name: str = "", clock: Clock = REAL_CLOCK, use_watch_list: bool = False,
+    A plain dict: one thread writes it and nobody else reads it until the
+    initial events are in, so it needs neither lock nor indices.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+        self._key = deletion_handling_meta_namespace_key_func
+
+    def add(self, obj: Any) -> None:
+        self.items[meta_namespace_key_func(obj) if type(obj) is dict else self._key(obj)] = obj
+
+    update = add
+
+    def delete(self, obj: Any) -> None:
+        self.items.pop(self._key(obj), None)
+
+    def list(self) -> list[Any]:
+        return list(self.items.values())
+
+
+class Reflector:
+    """Lists and watches one resource into `store`. `expected_type` names it in logs.
+
+    `use_watch_list`: None (the default) streams the initial list, as client-go
+    v0.37.2 does, unless the lister-watcher says it cannot; False always LISTs.
+    """
+
+    def __init__(self, lister_watcher: ListerWatcher, expected_type: str, store: Any, resync_period: float = 0.0,
+                 *, name: str = "", clock: Clock = REAL_CLOCK, use_watch_list: bool | None = None,
                  watch_list_page_size: int = 0, should_resync: Callable[[], bool] | None = None,
-                 rand: Callable[[], float] = random.random) -> None:
+                 min_watch_timeout: float = 0.0, rand: Callable[[], float] = random.random) -> None:
         self.name = name or f"reflector({expected_type or 'unspecified'})"
         self.expected_type = expected_type
         self.resync_period = resync_period
-        self.use_watch_list = use_watch_list
+        unsupported = getattr(lister_watcher, "is_watch_list_semantics_unsupported", None)
+        self.use_watch_list = use_watch_list is not False and not (unsupported is not None and unsupported())
         self.watch_list_page_size = watch_list_page_size
         self.should_resync = should_resync
+        self.min_watch_timeout = max(min_watch_timeout, MIN_WATCH_TIMEOUT)
         self.watch_error_handler: WatchErrorHandler = default_watch_error_handler
         self._lw = lister_watcher
         self._store = store
@@ -131,7 +178,13 @@ class Reflector:
         log.debug("stopping %s", self.name)
 
     def list_and_watch(self, stop: threading.Event) -> None:
-        """One cycle: list (or stream) everything, then watch until the watch must be rebuilt."""
+        """One cycle: stream (or list) everything, then watch until the watch must be rebuilt.
+
+        Raises what kept the cycle from watching at all (a failed list, a watch
+        that could not be opened); returns when a watch ended for a relist, or on stop.
+        """
+        if stop.is_set():
+            return
         cycle = _Cycle()
         name = f"k8slab-{self.name}-supervisor"
         supervisor = threading.Thread(target=self._supervise, args=(stop, cycle), name=name, daemon=True)
@@ -144,9 +197,11 @@ class Reflector:
                     if w is None:
                         return  # stopped
                 except Exception as err:
-                    log.warning("%s: watch-list failed, falling back to list: %s", self.name, err)
+                    log.debug("%s: data could not be streamed, falling back to a LIST: %s", self.name, err)
             if w is None:
-                self._list()
+                self._list(stop)
+                if stop.is_set():
+                    return
             cycle.start_watching(self._clock.now())
             self._watch(w, stop, cycle)
         finally:
@@ -160,7 +215,7 @@ class Reflector:
 
     # -- list ------------------------------------------------------------------
 
-    def _list(self) -> None:
+    def _list(self, stop: threading.Event) -> None:
         rv = self._relist_resource_version()
         if self.watch_list_page_size:
             page_size = self.watch_list_page_size
@@ -173,11 +228,13 @@ class Reflector:
         try:
             result, paginated = list_pages(self._lw.list, {"resource_version": rv}, page_size)
         except Exception as err:
-            if not (is_resource_expired(err) or _is_too_large_resource_version(err)):
+            if not (is_expired_error(err) or is_too_large_resource_version_error(err)):
                 raise
             self._set_unavailable(True)  # retry at once with RV "": a consistent read
             options = {"resource_version": self._relist_resource_version()}
             result, paginated = list_pages(self._lw.list, options, page_size)
+        if stop.is_set():
+            return  # client-go abandons a list that outlived its context
         if rv == "0" and paginated:
             self._paginated_result = True
         self._set_unavailable(False)
@@ -195,94 +252,59 @@ class Reflector:
                     w.stop()
                 return
             start = self._clock.now()
+            from_start = True  # a streamed watch is past its initial events already
             if w is None:
                 options = {"resource_version": self.last_sync_resource_version(),
                            "timeout_seconds": self._watch_timeout(), "allow_watch_bookmarks": True}
+                from_start = options["resource_version"] not in ("", "0")
                 try:
                     w = self._lw.watch(options)
                 except Exception as err:
-                    if not _is_retriable(err):
+                    if not is_watch_error_retriable(err):
                         raise
                     log.debug("%s: watch failed with %s, backing off", self.name, err)
                     if self._back_off(stop):
                         return
                     continue
             cycle.open(w)
-            error: Exception | None = None
+
+            def set_rv(rv: str, besides_added: bool) -> None:
+                if from_start or besides_added:
+                    self._set_last_sync_rv(rv)
+
             try:
-                self._handle_watch(w, self._store, stop, self._set_last_sync_rv, start)
+                handle_any_watch(w, self._store, stop, start, self.name, set_rv, self._clock)
+                error: Exception | None = None
             except Exception as err:
                 error = err
-            finally:
-                w.stop()
-                w = None
-            if cycle.resync_failed or isinstance(error, _StopRequested):
+            w = None
+            if cycle.resync_failed or isinstance(error, StopRequested):
                 return
             if error is None:
                 continue  # ended normally: watch again from the last RV, no relist
-            if is_resource_expired(error):
+            if is_expired_error(error):
                 log.debug("%s: watch closed with %s; will relist", self.name, error)
                 return
             if isinstance(error, errors.TooManyRequests):
+                log.debug("%s: watch returned 429, backing off", self.name)
                 if self._back_off(stop):
                     return
                 continue
             log.warning("%s: watch of %s ended with: %s", self.name, self.expected_type, error)
             return
 
-    def _handle_watch(self, w: Watch, store: Store, stop: threading.Event, set_rv: Callable[[str], None],
-                      start: float, exit_on_initial_end: bool = False) -> bool:
-        """Apply events to `store` until the watch ends; True if initial-events-end came."""
-        count = 0
-        initial_events_end = False
-        for event in w:
-            if stop.is_set():
-                raise _StopRequested()
-            kind, obj = event["type"], event["object"]
-            if kind == ERROR:
-                raise status_error(event, f"watch of {self.expected_type}")
-            try:
-                metadata = obj["metadata"]
-                rv = metadata.get("resourceVersion", "")
-            except Exception:
-                log.exception("%s: unable to understand a %s watch event", self.name, kind)
-                continue  # the only event skipped: one whose metadata cannot be read
-            try:
-                if kind == ADDED:
-                    store.add(obj)
-                elif kind == MODIFIED:
-                    store.update(obj)
-                elif kind == DELETED:
-                    store.delete(obj)
-                elif kind == BOOKMARK:
-                    annotations = metadata.get("annotations") or {}
-                    if annotations.get(INITIAL_EVENTS_END) == "true":
-                        initial_events_end = True
-                else:
-                    log.error("%s: unable to understand watch event type %r", self.name, kind)
-            except Exception:  # logged, and the watch moves past it, as client-go's
-                log.exception("%s: unable to apply a %s watch event to the store", self.name, kind)
-            set_rv(rv)
-            count += 1
-            if exit_on_initial_end and initial_events_end:
-                return True
-        if stop.is_set():
-            raise _StopRequested()
-        if count == 0 and self._clock.now() - start < VERY_SHORT_WATCH:
-            raise errors.VeryShortWatch(f"very short watch: {self.name}: closed within a second, no event came")
-        return initial_events_end
-
     def _watch_list(self, stop: threading.Event, cycle: _Cycle) -> Watch | None:
         """Stream the initial state into a temporary store; returns the still-open watch."""
         while True:
             if stop.is_set():
                 return None
-            temporary = new_store(deletion_handling_meta_namespace_key_func)
+            temporary = _StreamedState()
             streamed_rv = ""
 
-            def set_rv(rv: str) -> None:
+            def set_rv(rv: str, besides_added: bool) -> None:
                 nonlocal streamed_rv
-                streamed_rv = rv
+                if besides_added:
+                    streamed_rv = rv
 
             options = {
                 "resource_version": self._rewatch_resource_version(),
@@ -300,28 +322,28 @@ class Reflector:
                 raise
             cycle.open(w)
             try:
-                if self._handle_watch(w, temporary, stop, set_rv, start, exit_on_initial_end=True):
+                if handle_any_watch(w, temporary, stop, start, self.name, set_rv, self._clock,
+                                    exit_on_initial_events_end=True):
                     break
-                w.stop()  # ended before the initial events did: start over
-            except _StopRequested:
-                w.stop()
+            except StopRequested:
                 return None
             except Exception as err:
-                w.stop()
                 if self._retry_watch_list(err, stop):
                     continue
                 raise
+            # The stream ended before the initial events did: start over.
         self._set_unavailable(False)
         self._store.replace(temporary.list(), streamed_rv)
         self._set_last_sync_rv(streamed_rv)
         return w
 
     def _retry_watch_list(self, err: Exception, stop: threading.Event) -> bool:
-        if _is_retriable(err):
+        if is_watch_error_retriable(err):
+            log.debug("%s: watch-list failed with %s, backing off", self.name, err)
             self._back_off(stop)
             return True
-        if is_resource_expired(err) or _is_too_large_resource_version(err):
-            self._set_unavailable(True)
+        if is_expired_error(err) or is_too_large_resource_version_error(err):
+            self._set_unavailable(True)  # stream a consistent snapshot instead (RV "")
             return True
         return False
 
@@ -375,27 +397,4 @@ class Reflector:
         return sleep_or_stop(self._clock, stop, self._backoff.next_delay())
 
     def _watch_timeout(self) -> int:
-        return int(MIN_WATCH_TIMEOUT * (self._rand() + 1.0))
-
-
-def default_watch_error_handler(reflector: Reflector, err: Exception) -> None:
-    """Log why a list-and-watch cycle ended (client-go's DefaultWatchErrorHandler)."""
-    if is_resource_expired(err):
-        log.debug("%s: watch of %s closed with: %s", reflector.name, reflector.expected_type, err)
-    else:
-        log.warning("%s: failed to list/watch %s: %s", reflector.name, reflector.expected_type, err)
-
-
-def _is_too_large_resource_version(err: BaseException) -> bool:
-    if not isinstance(err, errors.APIError):
-        return False
-    causes = (err.status.get("details") or {}).get("causes") or []
-    if any(c.get("reason") == "ResourceVersionTooLarge" for c in causes):
-        return True
-    too_large = "Too large resource version"  # API servers before 1.18.6 set no cause, only this message
-    in_message = too_large in str(err.status.get("message", ""))
-    return err.code == 504 and (in_message or any(c.get("message") == too_large for c in causes))
-
-
-def _is_retriable(err: BaseException) -> bool:
-    return isinstance(err, (errors.ServerUnreachable, errors.TooManyRequests))
+        return int(self.min_watch_timeout * (self._rand() + 1.0))

@@ -1,12 +1,22 @@
 """SharedIndexInformer: one list-watch, one cache, many handlers.
 
-Mirrors client-go v0.32 `tools/cache/shared_informer.go`; its processor and
+Mirrors client-go v0.37.2 `tools/cache/shared_informer.go`; its processor and
 listeners live in `processor.py`.
 
+    SharedIndexInformer(lw, "configmaps")                      # today's pipeline (v0.37.2)
+    SharedIndexInformer(lw, "configmaps", pipeline="classic")  # v0.32's, the one in the books
+
 Kept:
-- One Reflector -> DeltaFIFO -> Indexer pipeline per informer, started by
-  `run(stop)`; `handle_deltas` updates the indexer and notifies, under a lock
-  shared with handler registration, so a late handler sees each object once.
+- One pipeline per informer, started by `run(stop)`, chosen by client-go's
+  feature gates (features.py). Today's (v0.37.2): Reflector (streaming list,
+  LIST as fallback) -> RealFIFO in atomic mode -> batches of up to 1,000
+  deltas -> Indexer -> handlers; a relist reaches the store and the handlers
+  as one ReplacedAll (deletions first, then updates and adds in list order,
+  controller.py), a resync as one SyncAll, bookmarks move the store's RV.
+  The classic one (v0.32): Reflector (paginated LIST) -> DeltaFIFO, one key's
+  deltas at a time -> Indexer -> handlers.
+- `handle_deltas` / `handle_batch_deltas` update the indexer and notify, under
+  a lock shared with handler registration, so a late handler sees each object once.
 - A processor with one listener per handler. A listener owns an unbounded
   buffer and a thread, so a slow handler delays only itself, never the watch
   or the other handlers.
@@ -19,16 +29,22 @@ Kept:
   made with period 0 ignores handler periods (with a warning), as client-go
   does. An update whose resourceVersion did not change is a resync.
 - `wait_for_cache_sync` polls every 100 ms (of the injected clock); `add_indexers`, `set_transform`,
-  `remove_event_handler`, `get_store`, `get_indexer`.
-- `in_order=True`: a RealFIFO instead of the DeltaFIFO (real_fifo.py), as
-  client-go 1.33+ does by default; v0.32's DeltaFIFO stays the default here.
-Left out: the mutation detector, `GetController`, metrics. One deliberate
-difference: a handler that raises is logged and its notification skipped
-(client-go lets the panic crash the process).
+  `remove_event_handler`, `get_store`, `get_indexer`, `last_sync_resource_version`
+  (the reflector's; the store's own, moved by bookmarks too, is
+  `get_indexer().last_store_sync_resource_version()`).
+- `in_order=True` / `False` (k8slab's older switch) force a RealFIFO without
+  the atomic mode (client-go 1.33-1.35) / a DeltaFIFO, whatever the pipeline.
+What changed since v0.32: the queue (DeltaFIFO -> RealFIFO, atomic), batches,
+streaming lists, the store's RV.
+Left out: the mutation detector, `GetController`, metrics, `HasSyncedChecker`
+and `WaitFor` (poll instead). One deliberate difference: a handler that raises
+is logged and its notification skipped (client-go lets the panic crash the
+process; see processor.py for what that means for `has_synced`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import Any, Callable, Protocol
@@ -37,15 +53,15 @@ from k8slab import errors
 from k8slab._clock import REAL_CLOCK, Clock
 from k8slab.cache.controller import (
     Config, Controller, FilteringResourceEventHandler, ResourceEventHandler,
-    ResourceEventHandlerFuncs, process_deltas,
+    ResourceEventHandlerFuncs, new_queue_fifo, process_deltas, process_deltas_in_batch,
 )
-from k8slab.cache.delta_fifo import Deltas, DeltaFIFO
+from k8slab.cache.delta_fifo import Delta, Deltas
+from k8slab.cache.features import FeatureGates, Pipeline, feature_gates
 from k8slab.cache.index import NAMESPACE_INDEX, Indexers, meta_namespace_index_func
 from k8slab.cache.listwatch_types import ListerWatcher
 from k8slab.cache.processor import (
     ADD, DELETE, UPDATE, ProcessorListener, SharedProcessor, determine_resync_period,
 )
-from k8slab.cache.real_fifo import RealFIFO
 from k8slab.cache.reflector import Reflector
 from k8slab.cache.store import Indexer, deletion_handling_meta_namespace_key_func, new_indexer
 
@@ -94,9 +110,9 @@ class SharedIndexInformer:
     """A cache of one resource, kept by a list-watch, feeding any number of handlers.
 
     `indexers` defaults to the namespace index (what listers use); pass `{}` for none.
-    `use_watch_list` lists with a streaming watch (client-go's WatchListClient);
-    `in_order` queues through a RealFIFO instead of a DeltaFIFO (client-go's
-    InOrderInformers, the default since 1.33).
+    `pipeline`: "today" (client-go v0.37.2), "classic" (v0.32) or a
+    `FeatureGates`; `use_watch_list` (True/False) overrides its WatchListClient
+    gate, `in_order` its queue (see the module docstring).
     """
 
     def __init__(
@@ -107,9 +123,17 @@ class SharedIndexInformer:
         indexers: Indexers | None = None,
         *,
         clock: Clock = REAL_CLOCK,
-        use_watch_list: bool = False,
-        in_order: bool = False,
+        pipeline: Pipeline = "today",
+        use_watch_list: bool | None = None,
+        in_order: bool | None = None,
     ) -> None:
+        gates = feature_gates(pipeline)
+        if use_watch_list is not None:
+            gates = dataclasses.replace(gates, watch_list_client=use_watch_list)
+        if in_order is not None:
+            gates = dataclasses.replace(gates, in_order_informers=in_order, atomic_fifo=False,
+                                        unlock_while_processing_fifo=False)
+        self.gates: FeatureGates = gates
         if indexers is None:
             indexers = {NAMESPACE_INDEX: meta_namespace_index_func}
         self.object_description = expected_type
@@ -117,8 +141,6 @@ class SharedIndexInformer:
         self._indexer = new_indexer(deletion_handling_meta_namespace_key_func, indexers)
         self._processor = SharedProcessor(clock)
         self._clock = clock
-        self._use_watch_list = use_watch_list
-        self._in_order = in_order
         self._resync_check_period = default_event_handler_resync_period
         self._default_resync_period = default_event_handler_resync_period
         self._started_lock = threading.Lock()
@@ -135,24 +157,16 @@ class SharedIndexInformer:
             if self._started:
                 log.warning("informer for %s has already started", self.object_description)
                 return
-            fifo: DeltaFIFO | RealFIFO
-            if self._in_order:  # client-go 1.33+ (InOrderInformers): every event, in order
-                fifo = RealFIFO(known_objects=self._indexer, transformer=self._transform)
-            else:
-                fifo = DeltaFIFO(
-                    known_objects=self._indexer,
-                    emit_delta_type_replaced=True,
-                    transformer=self._transform,
-                )
             config = Config(
-                queue=fifo,
+                queue=new_queue_fifo(self.gates, self._indexer, self._transform),
                 lister_watcher=self._lister_watcher,
                 process=self.handle_deltas,
+                process_batch=self.handle_batch_deltas,
                 object_description=self.object_description,
                 full_resync_period=self._resync_check_period,
                 should_resync=self._processor.should_resync,
                 watch_error_handler=self._watch_error_handler,
-                use_watch_list=self._use_watch_list,
+                gates=self.gates,
                 clock=self._clock,
             )
             self._controller = Controller(config)
@@ -205,7 +219,8 @@ class SharedIndexInformer:
             with self._block_deltas:  # the cache cannot change while we replay it
                 registration = self._processor.add_listener(listener)
                 for obj in self._indexer.list():
-                    listener.add((ADD, obj, True))
+                    listener.add((ADD, obj, True), wake=False)
+                listener.wake()
                 return registration
 
     def remove_event_handler(self, registration: ResourceEventHandlerRegistration) -> None:
@@ -214,9 +229,14 @@ class SharedIndexInformer:
             self._processor.remove_listener(registration)
 
     def handle_deltas(self, deltas: Deltas, is_in_initial_list: bool) -> None:
-        """The DeltaFIFO's process function: update the indexer, notify the handlers."""
-        with self._block_deltas:
+        """The queue's process function: update the indexer, notify the handlers."""
+        with self._block_deltas, self._processor.holding():
             process_deltas(self, self._indexer, deltas, is_in_initial_list)
+
+    def handle_batch_deltas(self, deltas: list[Delta], is_in_initial_list: bool) -> None:
+        """The queue's batch process function: one indexer transaction, then the notifications."""
+        with self._block_deltas, self._processor.holding():
+            process_deltas_in_batch(self, self._indexer, deltas, is_in_initial_list)
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
         self._processor.distribute((ADD, obj, is_in_initial_list), False)

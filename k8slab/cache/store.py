@@ -1,10 +1,14 @@
 """The Store and Indexer contracts, the key functions, and the cache behind them.
 
-Mirrors client-go v0.32 `tools/cache/store.go` (plus `DeletionHandlingMetaNamespaceKeyFunc`
+Mirrors client-go v0.37.2 `tools/cache/store.go` (plus `DeletionHandlingMetaNamespaceKeyFunc`
 from `controller.go`).
 
-Kept: `Store` (add/update/delete/list/list_keys/get/get_by_key/replace/resync)
-and `Indexer` (a Store with named indices) as interfaces; keys are
+Kept: `Store` (add/update/delete/list/list_keys/get/get_by_key/replace/resync,
+and since v0.32 `bookmark(rv)` and `last_store_sync_resource_version()`: the
+store knows the RV it reflects, see thread_safe_store.py) and `Indexer` (a
+Store with named indices) as interfaces; `transaction(txns)`, client-go's
+`TransactionStore` (new since v0.32): many writes under one lock, returning a
+`TransactionError` naming the ones whose key could not be computed; keys are
 "namespace/name", or "name" for cluster-scoped objects; a key function that
 unwraps `DeletedFinalStateUnknown` tombstones; `new_store(key_func)` and
 `new_indexer(key_func, indexers)` returning a private cache over a
@@ -19,14 +23,15 @@ the store. Never mutate them: `deep_copy` first, as client-go's `DeepCopy()`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple, Protocol
 
 from k8slab import errors
 from k8slab.cache.index import Indexers
 from k8slab.cache.thread_safe_store import ThreadSafeStore
 
 __all__ = [
-    "Indexer", "KeyFunc", "Store", "deep_copy", "deletion_handling_meta_namespace_key_func",
+    "Indexer", "KeyFunc", "Store", "Transaction", "TransactionError", "TransactionType", "deep_copy", "deletion_handling_meta_namespace_key_func",
     "meta_namespace_key_func", "new_indexer", "new_store", "split_meta_namespace_key",
 ]
 
@@ -50,6 +55,34 @@ class Store(Protocol):
     def get_by_key(self, key: str) -> Any | None: ...
     def replace(self, objects: list[Any], resource_version: str) -> None: ...
     def resync(self) -> None: ...
+    def bookmark(self, resource_version: str) -> None: ...
+    def last_store_sync_resource_version(self) -> str: ...
+
+
+class TransactionType:
+    """What a `Transaction` does (client-go's TransactionType strings)."""
+
+    ADD, UPDATE, DELETE = "Add", "Update", "Delete"
+
+
+class Transaction(NamedTuple):
+    """One write of a batch: `TransactionType.ADD`, `.UPDATE` or `.DELETE`, and the object."""
+
+    type: str
+    object: Any
+
+
+@dataclass
+class TransactionError:
+    """Which writes of a `transaction` were applied: the others' keys could not be computed."""
+
+    total_transactions: int
+    successful_indices: list[int] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        failed = self.total_transactions - len(self.successful_indices)
+        return f"failed to execute ({failed}/{self.total_transactions}) transactions failed due to: {self.errors}"
 
 
 class Indexer(Store, Protocol):
@@ -132,7 +165,7 @@ class _Cache:
         self._store.update(self._key_func(obj), obj)
 
     def delete(self, obj: Any) -> None:
-        self._store.delete(self._key_func(obj))
+        self._store.delete_with_object(self._key_func(obj), obj)
 
     def get(self, obj: Any) -> Any | None:
         return self._store.get(self._key_func(obj))
@@ -143,6 +176,25 @@ class _Cache:
 
     def resync(self) -> None:
         self._store.resync()
+
+    def bookmark(self, resource_version: str) -> None:
+        self._store.bookmark(resource_version)
+
+    def last_store_sync_resource_version(self) -> str:
+        return self._store.last_store_sync_resource_version()
+
+    def transaction(self, txns: list[Transaction]) -> TransactionError | None:
+        """Apply the writes whose key can be computed, under one lock; None if all were."""
+        keyed, failed = [], TransactionError(len(txns))
+        for i, (kind, obj) in enumerate(txns):
+            try:
+                keyed.append((kind, self._key_func(obj), obj))
+            except Exception as err:  # client-go's KeyError
+                failed.errors.append(err)
+                continue
+            failed.successful_indices.append(i)
+        self._store.transaction(keyed)
+        return failed if failed.errors else None
 
     def __len__(self) -> int:
         return len(self._store.list_keys())

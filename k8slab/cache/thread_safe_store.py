@@ -1,6 +1,6 @@
 """A key -> object map guarded by one lock, with indices kept up to date.
 
-Mirrors client-go v0.32 `tools/cache/thread_safe_store.go`.
+Mirrors client-go v0.37.2 `tools/cache/thread_safe_store.go`.
 
 Kept: every add/update/delete updates every index under the same lock; a
 value whose key set becomes empty is removed from its index (client-go does
@@ -9,7 +9,13 @@ do not leak memory); `replace` swaps the items and rebuilds the indices;
 `add_indexers` refuses a name already in use and back-fills the new indices
 from the items already stored (client-go refused to add indexers to a
 non-empty store until 1.27; v0.32 back-fills); the fast path for the common
-case of one unchanged value.
+case of one unchanged value. New since v0.32: the store's own resourceVersion
+(`last_store_sync_resource_version`): every add, update and delete of an
+object (not of a tombstone) sets it to that object's RV, `replace` to the
+list's, `bookmark(rv)` to a bookmark's (client-go returns it only with the
+AtomicFIFO gate on, since only then do bookmarks reach the store); and
+`transaction`, several writes under one lock acquisition, the RV taken from
+the last one (the batched informer pipeline writes through it).
 Left out: the read/write lock (Python's GIL and one plain lock serve), and the
 split into `storeIndex` and `threadSafeMap` (one class here).
 
@@ -36,6 +42,7 @@ class ThreadSafeStore:
         self._items: dict[str, Any] = {}
         self._indexers: Indexers = dict(indexers or {})
         self._indices: Indices = {}
+        self._rv = ""  # the resourceVersion of the last write or bookmark
 
     # -- items -----------------------------------------------------------------
 
@@ -43,17 +50,44 @@ class ThreadSafeStore:
         self.update(key, obj)
 
     def update(self, key: str, obj: Any) -> None:
+        rv = _rv_of(obj)
         with self._lock:
             old = self._items.get(key)
             self._items[key] = obj
             if self._indexers:
                 self._update_indices_locked(old, obj, key)
+            if rv is not None:
+                self._rv = rv
 
     def delete(self, key: str) -> None:
+        """Remove `key`; the store's RV stays (client-go recommends `delete_with_object`)."""
+        self.delete_with_object(key, None)
+
+    def delete_with_object(self, key: str, obj: Any) -> None:
+        """Remove `key`; the store's RV becomes `obj`'s (unless it is None or a tombstone)."""
+        rv = None if obj is None else _rv_of(obj)
         with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None and self._indexers:
-                self._update_indices_locked(old, None, key)
+            self._delete_locked(key)
+            if rv is not None:
+                self._rv = rv
+
+    def transaction(self, txns: list[tuple[str, str, Any]]) -> None:
+        """Apply (type, key, object) writes ("Add", "Update", "Delete") under one lock acquisition."""
+        if not txns:
+            return
+        rv = _rv_of(txns[-1][2])
+        with self._lock:
+            items, indexed = self._items, bool(self._indexers)
+            for kind, key, obj in txns:
+                if kind == "Delete":
+                    self._delete_locked(key)
+                    continue
+                old = items.get(key)
+                items[key] = obj
+                if indexed:
+                    self._update_indices_locked(old, obj, key)
+            if rv is not None:
+                self._rv = rv
 
     def get(self, key: str) -> Any | None:
         with self._lock:
@@ -71,13 +105,21 @@ class ThreadSafeStore:
         """Swap in a new item map (taken over, not copied) and rebuild every index."""
         with self._lock:
             self._items = items
-            self._indices = {}
-            if self._indexers:
-                for key, obj in items.items():
-                    self._update_indices_locked(None, obj, key)
+            self._rv = resource_version
+            self._indices = {name: _build_index(func, items) for name, func in self._indexers.items()}
 
     def resync(self) -> None:
         """Nothing to do: a plain store has no queue to replay into."""
+
+    def bookmark(self, resource_version: str) -> None:
+        """A bookmark came: the store has seen everything up to `resource_version`."""
+        with self._lock:
+            self._rv = resource_version
+
+    def last_store_sync_resource_version(self) -> str:
+        """The RV of the last write (of an object with metadata), replace or bookmark."""
+        with self._lock:
+            return self._rv
 
     # -- indices ---------------------------------------------------------------
 
@@ -123,6 +165,11 @@ class ThreadSafeStore:
 
     # -- helpers (lock held) ---------------------------------------------------
 
+    def _delete_locked(self, key: str) -> None:
+        old = self._items.pop(key, None)
+        if old is not None and self._indexers:
+            self._update_indices_locked(old, None, key)
+
     def _index_locked(self, index_name: str) -> Index:
         if index_name not in self._indexers:
             raise errors.UsageError(f"index with name {index_name!r} does not exist")
@@ -154,3 +201,29 @@ class ThreadSafeStore:
                 index[value] = {key}
             else:
                 keys.add(key)
+
+
+def _build_index(index_func: Any, items: dict[str, Any]) -> Index:
+    """value -> keys of the objects indexed under it (what adding each item would build, in one loop)."""
+    index: Index = {}
+    for key, obj in items.items():
+        for value in index_func(obj):
+            keys = index.get(value)
+            if keys is None:
+                index[value] = {key}
+            else:
+                keys.add(key)
+    return index
+
+
+def _rv_of(obj: Any) -> str | None:
+    """An object's resourceVersion ("" if it has none); None for what has no metadata (a tombstone).
+
+    client-go's `rvFromObject` (meta.Accessor): anything that is not an object
+    with metadata leaves the store's RV as it was.
+    """
+    if type(obj) is dict:
+        metadata = obj.get("metadata")
+        if type(metadata) is dict:
+            return metadata.get("resourceVersion", "")
+    return None

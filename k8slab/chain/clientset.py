@@ -64,8 +64,12 @@ def _accessor(group: str, version: str) -> str:
 
 
 @functools.cache
-def _group_versions() -> dict[str, tuple[str, str, type]]:
-    """accessor -> (API group, version, Python *Api class), from the classes the Python client ships."""
+def _group_versions() -> dict[str, tuple[str, str, str]]:
+    """accessor -> (API group, version, name of the Python *Api class), from the classes the Python client ships.
+
+    Names, not classes: `kubernetes.client` imports an *Api module (and its models) on first
+    access, and importing all 36 of them costs over a second; a group's class is imported when
+    its client is first made."""
     import kubernetes.client as kc
 
     found = {}
@@ -76,7 +80,7 @@ def _group_versions() -> dict[str, tuple[str, str, type]]:
             joined = ".".join(w.lower() for w in words)
             group = "" if joined == "core" else joined if joined in _LEGACY_GROUPS else f"{joined}.k8s.io"
             version = m["version"].lower()
-            found[_accessor(group, version)] = (group, version, getattr(kc, name))
+            found[_accessor(group, version)] = (group, version, name)
     return found
 
 
@@ -194,8 +198,11 @@ def new_for_config(config: RestConfig) -> Clientset:
 class GroupClient:
     """A typed client for one group version (client-go's `CoreV1Client`); resources are its methods."""
 
-    def __init__(self, api_client: Any, group: str, version: str, api_class: type) -> None:
+    def __init__(self, api_client: Any, group: str, version: str, api_class: type | str) -> None:
+        import kubernetes.client as kc
+
         self.api_client, self.group, self.version = api_client, group, version
+        api_class = getattr(kc, api_class) if isinstance(api_class, str) else api_class
         self.api = api_class(api_client)  # the Python client's generated class, doing the work
 
     def rest_client(self) -> RESTClient:
@@ -340,13 +347,14 @@ class DiscoveryClient:
 
     def resources_frame(self, group: str | None = None) -> Any:
         """One row per resource (subresources left out), optionally of one group ("" for core)."""
+        import kubernetes.client as kc
         import pandas as pd
 
         rows = []
         for g, _, v in self._served(group):
             accessor = _accessor(g, v["version"])
             gv = _group_versions().get(accessor)  # batch.tutorial.kubebuilder.io/v1 is not batch_v1
-            api_class = gv[2] if gv and gv[0] == g else None
+            api_class = getattr(kc, gv[2]) if gv and gv[0] == g else None
             ours = {p.replace("_", ""): p for p in _resources(api_class)} if api_class else {}
             for r in v.get("resources", []):
                 namespaced, plural = r.get("scope") == "Namespaced", ours.get(r["resource"])

@@ -10,9 +10,12 @@ Mirrors client-go v0.37.2 `rest/client.go` (`RESTClient`, `RESTClientFor`) and
 37.x client's bottom public layer, `ApiClient.param_serialize` / `call_api` /
 `deserialize`: the calls every generated `*Api` method makes, so both send the same
 request. Throttling sits in `ThrottledApiClient.call_api`, the one place all the
-Python client's requests pass (client-go's `Request.tryThrottle`), and so do the exec
-plugin's transport rules (`exec.go`'s round tripper: a 401 runs the plugin again for
-the next request; a new client certificate gets a new connection pool). Errors leave as
+Python client's requests pass (client-go's `Request.tryThrottle`), for every request
+but a watch: client-go's `Request.Watch` takes no token, so a request with
+`watch=true` (from `watch()`, or `stream()` as ListWatch sends it) is sent without the
+limiter. The exec plugin's transport rules sit there too (`exec.go`'s round tripper: a
+401 runs the plugin again for the next request; a new client certificate gets a new
+connection pool). Errors leave as
 k8slab errors (`translate`): a failure Status becomes `APIError.from_status`, no
 HTTP answer becomes `ServerUnreachable`.
 
@@ -299,6 +302,8 @@ class Request:
 
     def _send(self, *, stream: bool) -> Any:
         api, what = self.client.api_client, f"{self.verb} {self.path()}"
+        if getattr(api, "rate_limiter", None) is not None and self._is_watch():
+            api = api.with_rate_limiter(None)  # client-go's Request.Watch takes no token (request.go)
         request = api.param_serialize(self.verb, self.path(), query_params=sorted(self._query(), key=lambda kv: kv[0]),
                                       header_params=dict(self._headers), body=self._body, auth_settings=["BearerToken"])
         try:
@@ -310,6 +315,9 @@ class Request:
         if not 200 <= response.status < 300:
             raise _status_error(response.status, response.data, what)
         return response
+
+    def _is_watch(self) -> bool:
+        return any(k == "watch" and str(v).lower() in ("true", "1") for k, v in self._params)
 
     def do(self) -> "Result":
         """Send the request and read the whole answer; a failure Status raises its APIError."""
@@ -402,7 +410,8 @@ def translate(exc: BaseException, context: str, host: str = "") -> K8sLabError:
     text = f"{type(reason).__name__} {reason}"
     what, hint = next((w, h) for words, w, h in _TRANSPORT_FAILURES if any(x in text for x in words))
     at = f" at {host}" if host else ""
-    return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what or type(reason).__name__} ({hint})")
+    return ServerUnreachable(f"{context}: cannot reach the API server{at}: {what or type(reason).__name__} ({hint})",
+                             connection_refused=what == "connection refused")
 
 
 _TRANSPORT_FAILURES = [  # words in urllib3's error -> what happened, what to do

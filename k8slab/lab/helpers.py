@@ -9,6 +9,16 @@ They work on any cluster (`k8slab.connect()` hands out the lab or a cluster
 of your own) through the official client's `ApiClient`, and fail with k8slab
 errors that say what did not happen in time.
 
+`wait_for` is the one wait of the course and the tests: it polls a condition
+(never a sleep standing in for one) until a generous deadline. In a Jupyter
+kernel it also shows what it waits for, in a way that reads the same live, on
+GitHub and under nbval: one widget, displayed once with the text fallback
+"waiting: <what> (at most N s)" and then only assigned to (the seconds
+counting; comm messages, which nbval ignores), hidden once the condition
+holds; and one printed line at the end, "<what>: done". No time is printed.
+Elsewhere (scripts, tests) it is silent. The waits inside `create_namespace`
+and `install_crds` are always silent.
+
 Why `create_namespace` waits: a new namespace has no `default`
 ServiceAccount until kube-controller-manager's serviceaccounts controller
 adds it, a moment later; until then the ServiceAccount admission plugin
@@ -34,16 +44,87 @@ __all__ = ["create_namespace", "delete_namespace", "install_crds", "wait_for"]
 T = TypeVar("T")
 
 
-def wait_for(what: str, condition: Callable[[], T], timeout: float = 60.0, interval: float = 0.1) -> T:
-    """Call `condition` until it returns something true; return that. ConditionTimeout after `timeout` s."""
-    deadline = time.monotonic() + timeout
+def wait_for(
+    what: str,
+    condition: Callable[[], T],
+    timeout: float = 60.0,
+    interval: float = 0.1,
+    *,
+    show: bool | None = None,
+) -> T:
+    """Call `condition` until it returns something true; return that. ConditionTimeout after `timeout` s.
+
+    `what` names the condition in the progress line and the error. `show`:
+    display progress and print "<what>: done" (default: only in a Jupyter kernel).
+    """
+    if timeout <= 0 or interval <= 0:
+        raise UsageError(f"wait_for({what!r}): timeout and interval must be positive seconds, "
+                         f"got timeout={timeout!r}, interval={interval!r}")
+    progress = _Progress.open(what, timeout) if (_in_kernel() if show is None else show) else None
+    start = time.monotonic()
     while True:
         value = condition()
         if value:
-            return value
-        if time.monotonic() >= deadline:
+            break
+        waited = time.monotonic() - start
+        if waited >= timeout:
+            if progress is not None:
+                progress.say(f"{what}: still not true after {timeout:g} s")
             raise ConditionTimeout(f"{what}: still not true after {timeout:g} s")
-        time.sleep(interval)
+        if progress is not None:
+            progress.tick(waited)
+        time.sleep(min(interval, max(timeout - waited, 0.0)))
+    if progress is not None:
+        progress.done()
+        print(f"{what}: done")
+    return value
+
+
+def _in_kernel() -> bool:
+    """True in a Jupyter kernel (where widgets render), False in IPython's terminal or plain Python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the notebook extras
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+class _Progress:
+    """The one-line widget of a wait in a notebook: displayed once, then only assigned to."""
+
+    def __init__(self, widget: Any, what: str, timeout: float) -> None:
+        self.widget, self.what, self.timeout = widget, what, timeout
+        self._shown = -1
+
+    @classmethod
+    def open(cls, what: str, timeout: float) -> "_Progress | None":
+        try:
+            import ipywidgets as widgets
+            from IPython.display import display
+        except ImportError:  # pragma: no cover
+            return None
+        line = f"waiting: {what} (at most {timeout:g} s)"
+        widget = widgets.Label(value=line)
+        # The text fallback GitHub, nbviewer and nbval see is the line itself, not
+        # the widget's repr; the view's model id (random) is never compared by nbval.
+        bundle = widget._repr_mimebundle_()
+        bundle["text/plain"] = line
+        display(bundle, raw=True)
+        return cls(widget, what, timeout)
+
+    def tick(self, waited: float) -> None:
+        if int(waited) != self._shown:  # at most one comm message a second
+            self._shown = int(waited)
+            self.widget.value = f"waiting: {self.what} ({self._shown} s of at most {self.timeout:g} s)"
+
+    def say(self, line: str) -> None:
+        self.widget.value = line
+
+    def done(self) -> None:
+        # The printed line says it; the live line goes, so the saved widget state shows no clock.
+        self.widget.value = f"{self.what}: done"
+        self.widget.layout.display = "none"
 
 
 def create_namespace(
@@ -65,6 +146,7 @@ def create_namespace(
             lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
             timeout=timeout,
             interval=0.05,
+            show=False,
         )
     return name
 
@@ -119,7 +201,8 @@ def install_crds(api_client: Any, sources: Iterable[str | Path | dict[str, Any]]
         return True
 
     for crd in crds:
-        wait_for(f"CRD {crd['metadata']['name']} established and served", lambda: served(crd), timeout=timeout)
+        wait_for(f"CRD {crd['metadata']['name']} established and served", lambda: served(crd), timeout=timeout,
+                 show=False)
     return [crd["metadata"]["name"] for crd in crds]
 
 

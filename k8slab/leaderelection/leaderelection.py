@@ -1,6 +1,6 @@
 """The leader elector: take a Lease, keep renewing it, give it up when told to stop.
 
-Mirrors client-go v0.37 `tools/leaderelection/leaderelection.go`
+Mirrors client-go v0.37.2 `tools/leaderelection/leaderelection.go`
 (`LeaderElectionConfig`, `LeaderCallbacks`, `NewLeaderElector`, `RunOrDie`,
 `LeaderElector.Run`, `acquire`, `renew`, `release`, `tryAcquireOrRenew`,
 `maybeReportTransition`, `Check`, `GetLeader`, `IsLeader`).
@@ -19,21 +19,31 @@ renew for `renew_deadline` it stops leading, well before the others may take
 over (`lease_duration > renew_deadline`).
 
 Kept:
-- validation: lease_duration > renew_deadline > 1.2 x retry_period, each at
-  least 1 s as client-go requires (a Lease stores whole seconds);
+- validation as client-go's `NewLeaderElector`, in its order and words:
+  lease_duration > renew_deadline > 1.2 x retry_period, each greater than
+  zero (client-go refuses only durations <= 0; a sub-second lease_duration is
+  written as 0 whole seconds, as client-go's `int(LeaseDuration / time.Second)`);
 - `acquire`: try every retry_period with jitter factor 1.2 until it works;
   `renew`: try at once and then every retry_period for up to renew_deadline,
   and again retry_period after each success; the fast path in which the
   leader updates its last-written Lease without reading it first;
-- `release_on_cancel`: on stop, the leader writes a record with an empty
-  holder, leaseDurationSeconds 1 and its transition count, so the next
-  candidate need not wait out the lease; a Conflict while releasing retries;
-  nothing is written if the Lease just read names another holder (one that
-  took over after we failed to renew);
+- `release_on_cancel`: when renewing ends, the leader reads the Lease and
+  writes an empty holder, leaseDurationSeconds 1 and the transition count it
+  read, so the next candidate need not wait out the lease; on a Conflict it
+  reads and tries again within the renew deadline (v0.37.2; v0.32 did not);
 - `on_new_leader` whenever the observed holder changes; "became leader" /
   "stopped leading" events through the lock; `check()` for health checks;
 - an injected clock (`k8slab._clock`) for every wait and every expiry test.
 Deliberate differences:
+- release checks the holder it has just read. client-go's `tryRelease` reads
+  the Lease but decides with `if !le.IsLeader() { return true }`: the record
+  it last *observed*, never `oldLeaderElectionRecord.HolderIdentity`. A leader
+  whose renewals failed on errors (so it never read the new holder) still
+  observes itself, and its release, conditional on the resourceVersion it
+  just read, blanks the Lease of whoever took over: a third candidate may
+  then acquire while that one still leads. k8slab also requires
+  `old.holder_identity == identity`; `check_holder_on_release=False` in the
+  config releases as client-go does, to show the difference;
 - `run(stop)` takes a `threading.Event` for client-go's context, and hands
   `on_started_leading` its own event, set when leadership ends;
 - before releasing, `run` waits for `on_started_leading` to return, so the
@@ -111,6 +121,7 @@ class LeaderElectionConfig:
     callbacks: LeaderCallbacks
     release_on_cancel: bool = False
     name: str = ""
+    check_holder_on_release: bool = True  # k8slab only; False: release as client-go does (module docstring)
 
 
 def new_leader_elector(
@@ -119,14 +130,14 @@ def new_leader_elector(
     clock: Clock = REAL_CLOCK,
     rand: Callable[[], float] = random.random,
 ) -> "LeaderElector":
-    """Check `config` (raising errors.UsageError) and build an elector."""
+    """Check `config` (raising errors.UsageError, in client-go's order) and build an elector."""
     if config.lease_duration <= config.renew_deadline:
         raise errors.UsageError("lease_duration must be greater than renew_deadline")
     if config.renew_deadline <= JITTER_FACTOR * config.retry_period:
-        raise errors.UsageError("renew_deadline must be greater than retry_period * 1.2")
+        raise errors.UsageError("renew_deadline must be greater than retry_period * 1.2 (the jitter factor)")
     for field in ("lease_duration", "renew_deadline", "retry_period"):
-        if getattr(config, field) < 1:
-            raise errors.UsageError(f"{field} must be at least 1 second")
+        if getattr(config, field) <= 0:
+            raise errors.UsageError(f"{field} must be greater than zero")
     if config.callbacks.on_started_leading is None:
         raise errors.UsageError("on_started_leading callback must not be None")
     if config.callbacks.on_stopped_leading is None:
@@ -242,8 +253,10 @@ class LeaderElector:
             except Exception as exc:
                 log.error("error retrieving resource lock %s: %s", self.config.lock.describe(), exc)
                 return False
-            if not self.is_leader() or old.holder_identity != self.identity:
-                return True  # never led, or someone took over after we failed to renew
+            if not self.is_leader():
+                return True  # never led (client-go's only check)
+            if self.config.check_holder_on_release and old.holder_identity != self.identity:
+                return True  # someone took over after we failed to renew: theirs now, leave it
             now = self._clock.wall()
             record = LeaderElectionRecord(
                 leader_transitions=old.leader_transitions,

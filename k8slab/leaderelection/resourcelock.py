@@ -1,6 +1,6 @@
 """The lock leader election takes turns on: a coordination.k8s.io/v1 Lease.
 
-Mirrors client-go v0.37 `tools/leaderelection/resourcelock/interface.go`
+Mirrors client-go v0.37.2 `tools/leaderelection/resourcelock/interface.go`
 (`LeaderElectionRecord`, `Interface`, `ResourceLockConfig`) and
 `resourcelock/leaselock.go` (`LeaseLock`, `LeaseSpecToLeaderElectionRecord`,
 `LeaderElectionRecordToLeaseSpec`).

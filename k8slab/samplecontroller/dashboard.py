@@ -4,7 +4,8 @@
     display(dash)          # shown empty first...
     dash.start()           # ...then filled by background threads
     ...
-    dash.stop()
+    dash.stop()            # once its caches equal a fresh LIST: a last render, then its informers stop
+    print(dash.text())     # the same final state as text tables
 
 The dashboard watches the namespace with its own informers (k8slab.cache,
 admin credentials), so it shows what the API server holds, not what the
@@ -16,6 +17,15 @@ messages, which the frontend renders live and nbval ignores.
 
 Each table is `<table class="k8slab-live" data-kind="...">` with one
 `<tr data-name="...">` per object, so a browser test can count rows.
+
+What a reader sees without a live kernel (GitHub, nbviewer, nbval): the
+displayed view's text fallback is one line naming what it shows, and
+`text()` gives its final state as plain tables of facts that are the same
+on every run: Foos and Deployments row by row, Pods counted per Foo (their
+names end in random suffixes), the distinct Events about Foos (their counts
+depend on how often a sync ran), the Lease's holder and transitions.
+`stop()` first waits (up to `settle` seconds) until every cache equals a
+fresh LIST, so the final render and `text()` show what the API server holds.
 """
 
 from __future__ import annotations
@@ -24,16 +34,23 @@ import html
 import threading
 from typing import Any, Callable
 
-from k8slab import errors
-from k8slab.cache import ResourceEventHandlerFuncs, SharedInformerFactory
+from k8slab.cache import ResourceEventHandlerFuncs, SharedInformerFactory, meta_namespace_key_func
 from k8slab.chain.listwatch import lister_watcher_for
+from k8slab.lab.helpers import wait_for
 from k8slab.meta import get_controller_of
 from k8slab.samplecontroller.crd import DEPLOYMENTS_RESOURCE, FOOS_RESOURCE
 
-__all__ = ["Dashboard", "render_table", "wait_for"]
+__all__ = ["Dashboard", "render_table", "text_table"]
 
 CSS_CLASS = "k8slab-live"
 MAX_EVENTS = 12
+_LEASES = "leases.v1.coordination.k8s.io"
+_COLUMNS = {
+    "foos": ["name", "deploymentName", "replicas", "available"],
+    "deployments": ["name", "replicas", "ready", "available", "controller"],
+    "pods": ["name", "phase", "node", "ready"],
+    "events": ["type", "reason", "object", "message", "count"],
+}
 
 
 def render_table(kind: str, columns: list[str], rows: list[tuple[str, list[Any]]]) -> str:
@@ -50,8 +67,20 @@ def render_table(kind: str, columns: list[str], rows: list[tuple[str, list[Any]]
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
+def text_table(title: str, columns: list[str], rows: list[list[Any]]) -> str:
+    """A plain-text table: a title line, then aligned columns (two spaces apart)."""
+    cells = [columns] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = [title] + ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
 def _name(obj: dict[str, Any]) -> str:
     return obj["metadata"]["name"]
+
+
+def _versions(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return {meta_namespace_key_func(o): o["metadata"].get("resourceVersion", "") for o in objects}
 
 
 class Dashboard:
@@ -76,17 +105,24 @@ class Dashboard:
         self._threads: list[threading.Thread] = []
         self._factories: list[SharedInformerFactory] = []
 
-        self._factory = SharedInformerFactory(lister_watcher_for(source, namespace=namespace))
+        self.lease = lease
+        self.settled: bool | None = None  # after stop(): did the caches equal a fresh LIST?
+        new_lister_watcher = lister_watcher_for(source, namespace=namespace)
+        self._factory = SharedInformerFactory(new_lister_watcher)
         self._keys = {"foos": FOOS_RESOURCE, "deployments": DEPLOYMENTS_RESOURCE, "pods": "pods", "events": "events"}
         self._informers = {kind: self._factory.informer_for(key) for kind, key in self._keys.items()}
         self._factories.append(self._factory)
+        # (informer, the ListerWatcher of the same objects): what caught_up() compares
+        self._checks = [(self._informers[kind], new_lister_watcher(key)) for kind, key in self._keys.items()]
         self._lease_informer = None
         if lease is not None:
             lease_namespace, lease_name = lease
-            lease_factory = SharedInformerFactory(lister_watcher_for(
-                source, namespace=lease_namespace, field_selector=f"metadata.name={lease_name}"))
-            self._lease_informer = lease_factory.informer_for("leases.v1.coordination.k8s.io")
+            new_lease_lister_watcher = lister_watcher_for(
+                source, namespace=lease_namespace, field_selector=f"metadata.name={lease_name}")
+            lease_factory = SharedInformerFactory(new_lease_lister_watcher)
+            self._lease_informer = lease_factory.informer_for(_LEASES)
             self._factories.append(lease_factory)
+            self._checks.append((self._lease_informer, new_lease_lister_watcher(_LEASES)))
         mark = ResourceEventHandlerFuncs(
             add_func=lambda obj: self._dirty.set(),
             update_func=lambda old, new: self._dirty.set(),
@@ -110,7 +146,16 @@ class Dashboard:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        # The text fallback says what the view shows; its final state comes as text from text().
+        bundle = self.widget._repr_mimebundle_()
+        bundle["text/plain"] = self.describe()
+        display(bundle, raw=True)
+
+    def describe(self) -> str:
+        what = "Foos, Deployments, Pods and Events"
+        if self.lease is not None:
+            what += f", and who holds Lease {self.lease[0]}/{self.lease[1]}"
+        return f"Dashboard of namespace {self.namespace}: {what}, live (print(dash.text()) shows its final state)"
 
     # -- running -------------------------------------------------------------------
 
@@ -122,12 +167,31 @@ class Dashboard:
         self._threads.append(thread)
         return self
 
-    def stop(self) -> None:
+    def stop(self, settle: float = 30.0) -> None:
+        """Stop, after waiting up to `settle` s for the caches to equal a fresh LIST; render a last time."""
+        if self._threads and not self._stop.is_set():
+            try:
+                wait_for(f"dashboard of {self.namespace} caught up", self.caught_up, timeout=settle,
+                         interval=0.2, show=False)
+                self.settled = True
+            except Exception:  # a view that lags must still stop; text() says so
+                self.settled = False
         self._stop.set()
         for thread in self._threads:
             thread.join(10)
         for factory in self._factories:
             factory.shutdown(10)
+        self.render()  # the final state, also what the saved widget state shows
+
+    def caught_up(self) -> bool:
+        """True when every informer's cache holds exactly what a LIST returns now (names and resourceVersions)."""
+        for informer, lister_watcher in self._checks:
+            if not informer.has_synced():
+                return False
+            listed = lister_watcher.list({})["items"]
+            if _versions(informer.get_store().list()) != _versions(listed):
+                return False
+        return True
 
     def _refresh_loop(self) -> None:
         last_status = None
@@ -189,50 +253,35 @@ class Dashboard:
     def render(self) -> None:
         """Assign every widget's value (safe from any thread)."""
         rows = self.rows()
-        columns = {
-            "foos": ["name", "deploymentName", "replicas", "available"],
-            "deployments": ["name", "replicas", "ready", "available", "controller"],
-            "pods": ["name", "phase", "node", "ready"],
-            "events": ["type", "reason", "object", "message", "count"],
-        }
         for kind, widget in self.tables.items():
-            widget.value = render_table(kind, columns[kind], rows[kind])
+            widget.value = render_table(kind, _COLUMNS[kind], rows[kind])
         self.status.value = self._status_html()
 
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
-    """Wait until `condition()` is truthy, showing progress; raise ConditionTimeout after `timeout` s.
-
-    In a notebook a one-line widget counts the seconds (assigned from this,
-    the cell's own thread); when done, a stable line is printed:
-    "<what>: done". Returns the condition's last value.
-    """
-    import time
-
-    progress = None
-    try:
-        from IPython import get_ipython
-
-        if get_ipython() is not None:
-            import ipywidgets as widgets
-            from IPython.display import display
-
-            progress = widgets.HTML(value=f"waiting: {html.escape(what)}")
-            display(progress)
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        pass
-    start = time.monotonic()
-    while True:
-        value = condition()
-        if value:
-            break
-        waited = time.monotonic() - start
-        if waited > timeout:
-            raise errors.ConditionTimeout(f"{what}: not true after {timeout:.0f} s")
-        if progress is not None:
-            progress.value = f"waiting: {html.escape(what)} ({waited:.0f} s of at most {timeout:.0f} s)"
-        time.sleep(interval)
-    if progress is not None:
-        progress.value = f"{html.escape(what)}: done in {time.monotonic() - start:.1f} s"
-    print(f"{what}: done")
-    return value
+    def text(self) -> str:
+        """The view's state as plain tables of facts that are the same on every run."""
+        rows = self.rows()
+        parts = []
+        if self.settled is False:
+            parts.append("(the view had not caught up with the API server when it stopped)")
+        parts.append(text_table(f"Foos ({len(rows['foos'])})", _COLUMNS["foos"], [r for _, r in rows["foos"]]))
+        parts.append(text_table(f"Deployments ({len(rows['deployments'])})", _COLUMNS["deployments"],
+                                [r for _, r in rows["deployments"]]))
+        by_foo: dict[str, list[str]] = {}
+        for pod in self._informers["pods"].get_store().list():
+            foo = (pod["metadata"].get("labels") or {}).get("controller", "-")
+            by_foo.setdefault(foo, []).append((pod.get("status") or {}).get("phase", ""))
+        parts.append(text_table(
+            f"Pods ({sum(map(len, by_foo.values()))}), counted by the Foo they run for", ["foo", "pods", "phases"],
+            [[foo, len(phases), ",".join(sorted(set(phases)))] for foo, phases in sorted(by_foo.items())]))
+        about_foos = sorted({(e["involvedObject"].get("name", ""), e.get("type", ""), e.get("reason", ""))
+                             for e in self._informers["events"].get_store().list()
+                             if e["involvedObject"].get("kind") == "Foo"})
+        parts.append(text_table(f"Events about Foos ({len(about_foos)} distinct)", ["object", "type", "reason"],
+                                [[f"Foo/{name}", kind, reason] for name, kind, reason in about_foos]))
+        if self._lease_informer is not None:
+            leases = self._lease_informer.get_store().list()
+            spec = (leases[0].get("spec") or {}) if leases else {}
+            parts.append(text_table(f"Lease {self.lease[0]}/{self.lease[1]}", ["holder", "leaseTransitions"],
+                                    [[spec.get("holderIdentity") or "(none)", spec.get("leaseTransitions", "-")]]
+                                    if leases else []))
+        return "\n\n".join(parts)

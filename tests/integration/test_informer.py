@@ -4,7 +4,8 @@ Each test starts a SharedIndexInformer over a ListWatch on its own namespace,
 does something to the server (a burst of writes, a partition with etcd
 compaction, an API server restart, churn the informer does not see), and
 then compares the cache with a fresh consistent LIST: same keys, same
-resourceVersions.
+resourceVersions. Most run on both pipelines: today's (client-go v0.37.2:
+streaming lists, an atomic RealFIFO) and the classic one (v0.32: LIST, DeltaFIFO).
 """
 
 from __future__ import annotations
@@ -123,6 +124,14 @@ class _RecordingWatch:
         self.inner.stop()
 
 
+def initial_lists(partition: Partition) -> int:
+    """How many times the informer fetched the whole state: LISTs and streaming watches."""
+    return len(partition.list_calls) + sum(1 for c in partition.watch_calls if c.get("send_initial_events"))
+
+
+PIPELINES = pytest.mark.parametrize("pipeline", ["today", "classic"])
+
+
 def _key(obj: dict[str, Any]) -> str:
     return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
 
@@ -210,11 +219,12 @@ def retrying(call, *args, attempts: int = 100, **kwargs):
 # -- tests ----------------------------------------------------------------------------------
 
 
-def test_after_a_burst_of_creates_updates_and_deletes_the_cache_equals_a_fresh_list(lab, namespace, core):
+@PIPELINES
+def test_after_a_burst_of_creates_updates_and_deletes_the_cache_equals_a_fresh_list(lab, namespace, core, pipeline):
     for i in range(20):
         core.create_namespaced_config_map(namespace, config_map(f"pre-{i}"))
     lw = ListWatch.for_resource(lab, "configmaps", namespace=namespace)
-    informer = SharedIndexInformer(lw, "configmaps")
+    informer = SharedIndexInformer(lw, "configmaps", pipeline=pipeline)
     handler = Recorder()
     informer.add_event_handler(handler)
     with running(informer):
@@ -240,13 +250,14 @@ def test_after_a_burst_of_creates_updates_and_deletes_the_cache_equals_a_fresh_l
     assert handler.names("delete") == {f"cm-{i}" for i in range(90, 140)} | {f"pre-{i}" for i in range(10)}
 
 
+@PIPELINES
 @pytest.mark.disruptive
-def test_compaction_while_the_watch_is_down_forces_a_410_and_a_relist_that_converges(lab, namespace, core):
+def test_compaction_while_the_watch_is_down_forces_a_410_and_a_relist_that_converges(lab, namespace, core, pipeline):
     for i in range(5):
         core.create_namespaced_config_map(namespace, config_map(f"a-{i}"))
     lw = ListWatch.for_resource(lab, "configmaps", namespace=namespace)
     partition = Partition(lw)
-    informer = SharedIndexInformer(partition, "configmaps")
+    informer = SharedIndexInformer(partition, "configmaps", pipeline=pipeline)
     handler = Recorder()
     informer.add_event_handler(handler)
     with running(informer):
@@ -259,7 +270,7 @@ def test_compaction_while_the_watch_is_down_forces_a_410_and_a_relist_that_conve
         for i in range(2):
             core.create_namespaced_config_map(namespace, config_map(f"b-{i}"))
         lab.compact()  # history gone, and a fresh watch cache (kube-apiserver restarts)
-        lists_before = len(partition.list_calls)
+        lists_before = initial_lists(partition)
         partition.heal()
         fresh = ListWatch.for_resource(lab, "configmaps", namespace=namespace)
         converge(informer, fresh, handler)
@@ -267,20 +278,21 @@ def test_compaction_while_the_watch_is_down_forces_a_410_and_a_relist_that_conve
     gone = [e for e in partition.event_log if e["type"] == "ERROR" and e["object"].get("code") == 410]
     assert gone, "re-watching from the compacted resource version must get 410 Gone"
     assert partition.watch_calls[1]["resource_version"] == synced_rv  # the first after healing
-    assert len(partition.list_calls) > lists_before, "a 410 must be followed by a relist"
+    assert initial_lists(partition) > lists_before, "a 410 must be followed by a relist"
     tombstones = [obj for kind, obj in handler.events if kind == "delete"]
     assert sorted(t.key for t in tombstones) == [f"{namespace}/a-0", f"{namespace}/a-1"]
     assert all(isinstance(t, DeletedFinalStateUnknown) for t in tombstones)
     assert {"b-0", "b-1"} <= handler.names("add")
 
 
+@PIPELINES
 @pytest.mark.disruptive
-def test_restarting_kube_apiserver_mid_watch_loses_nothing(lab, namespace, api_client):
+def test_restarting_kube_apiserver_mid_watch_loses_nothing(lab, namespace, api_client, pipeline):
     from kubernetes import client
 
     core = client.CoreV1Api(api_client)
     lw = ListWatch.for_resource(lab, "configmaps", namespace=namespace)
-    informer = SharedIndexInformer(lw, "configmaps")
+    informer = SharedIndexInformer(lw, "configmaps", pipeline=pipeline)
     handler = Recorder()
     informer.add_event_handler(handler)
     written: list[str] = []
@@ -318,7 +330,8 @@ def test_restarting_kube_apiserver_mid_watch_loses_nothing(lab, namespace, api_c
     assert not handler.names("delete")
 
 
-def test_bookmarks_advance_the_resource_version_without_events_or_relists(lab, namespace, core, monkeypatch):
+@PIPELINES
+def test_bookmarks_advance_the_resource_version_without_events_or_relists(lab, namespace, core, monkeypatch, pipeline):
     """kube-apiserver 1.37's watch cache sends a watch a BOOKMARK 2 s before the watch's deadline
     (and every minute), but only if the cache's resourceVersion has moved past the one that watch
     started from (cacher's `cacheWatcher.process`). A watch that opens after the last change first
@@ -330,7 +343,7 @@ def test_bookmarks_advance_the_resource_version_without_events_or_relists(lab, n
     core.create_namespaced_config_map(namespace, config_map("watched", {"app": "watched"}))
     lw = ListWatch.for_resource(lab, "configmaps", namespace=namespace, label_selector="app=watched")
     partition = Partition(lw)
-    informer = SharedIndexInformer(partition, "configmaps")
+    informer = SharedIndexInformer(partition, "configmaps", pipeline=pipeline)
     handler = Recorder()
     informer.add_event_handler(handler)
     with running(informer):
@@ -347,10 +360,12 @@ def test_bookmarks_advance_the_resource_version_without_events_or_relists(lab, n
             n += 1
             time.sleep(0.5)  # the churn's pace, not a wait for anything
         final_rv = int(informer.last_sync_resource_version())
+        if pipeline == "today":  # v0.37.2: the bookmark reaches the store, through the queue
+            eventually(lambda: int(informer.get_indexer().last_store_sync_resource_version()) >= churn_rv)
 
     assert final_rv >= churn_rv > start_rv, "bookmarks should have carried the RV forward"
     assert any(e["type"] == "BOOKMARK" for e in partition.event_log)
-    assert len(partition.list_calls) == 1, "bookmarks move the RV without any relist"
+    assert initial_lists(partition) == 1, "bookmarks move the RV without any relist"
     assert all(w["allow_watch_bookmarks"] for w in partition.watch_calls)
     assert [k for k, _ in handler.events] == ["add"]  # only "watched", from the initial list
 
@@ -377,6 +392,34 @@ def test_the_streaming_list_syncs_without_a_list_call(lab, namespace, core):
         and (e["object"]["metadata"].get("annotations") or {}).get("k8s.io/initial-events-end")
     ]
     assert len(ends) == 1
+
+
+class RefusesStreaming(Partition):
+    """A server with its WatchList gate off: a watch with sendInitialEvents is refused with 422."""
+
+    def watch(self, options: dict[str, Any]) -> Any:
+        if options.get("send_initial_events"):
+            self.watch_calls.append(dict(options))
+            cause = "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
+            raise errors.APIError.from_status(422, errors.new_status(422, "Invalid", cause))
+        return super().watch(options)
+
+
+def test_a_server_that_cannot_stream_gets_a_paginated_list_instead(lab, namespace, core):
+    """v0.37.2's fallback: the streaming list fails (not 429, not "connection refused"): LIST at RV "0"."""
+    for i in range(3):
+        core.create_namespaced_config_map(namespace, config_map(f"f-{i}"))
+    lw = ListWatch.for_resource(lab, "configmaps", namespace=namespace)
+    partition = RefusesStreaming(lw)
+    informer = SharedIndexInformer(partition, "configmaps")
+    handler = Recorder()
+    informer.add_event_handler(handler)
+    with running(informer):
+        core.create_namespaced_config_map(namespace, config_map("after-sync"))
+        converge(informer, lw, handler)
+    assert partition.watch_calls[0]["send_initial_events"]
+    assert partition.list_calls[0] == {"resource_version": "0", "limit": 500}
+    assert not partition.watch_calls[1].get("send_initial_events")  # then an ordinary watch
 
 
 def test_a_factory_over_lister_watcher_for_shares_informers_and_serves_listers(lab, namespace, core):

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from k8slab import errors
+from k8slab.lab.helpers import wait_for
 from k8slab.meta import get_controller_of
 from k8slab.samplecontroller import DictClientset, install_crd, new_foo
 from k8slab.samplecontroller.app import App
@@ -51,17 +52,6 @@ def app(kubeconfig, namespace):
     app = App(kubeconfig, namespace=namespace).start()
     yield app
     app.stop()
-
-
-def wait_for(what, condition, timeout=60.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout:.0f} s")
-        time.sleep(interval)
 
 
 def _allowed(api_client, verb, resource, namespace):

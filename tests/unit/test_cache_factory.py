@@ -134,3 +134,21 @@ def test_the_factory_transform_applies_to_every_informer(sources):
     finally:
         stop.set()
         f.shutdown(timeout=WAIT)
+
+
+def test_the_factory_builds_informers_of_its_pipeline(sources):
+    """client-go picks its pipeline with process-wide feature gates; k8slab's factory with `pipeline`."""
+    from k8slab.cache.features import CLASSIC, TODAY
+
+    today = SharedInformerFactory(sources.__getitem__)
+    classic = SharedInformerFactory(sources.__getitem__, pipeline="classic")
+    assert today.informer_for("configmaps").gates == TODAY
+    assert classic.informer_for("configmaps").gates == CLASSIC
+
+
+def test_an_unknown_pipeline_is_a_usage_error(sources):
+    from k8slab import errors
+    from k8slab.cache import SharedIndexInformer
+
+    with pytest.raises(errors.UsageError, match="unknown informer pipeline 'v0.30'.*'today'.*'classic'"):
+        SharedIndexInformer(sources["configmaps"], "configmaps", pipeline="v0.30")

@@ -49,6 +49,7 @@ class Harness:
         self.clock = FakeClock()
         self.store = store if store is not None else new_store()
         kwargs.setdefault("rand", lambda: 0.0)  # no jitter: exact delays, timeout 300 s
+        kwargs.setdefault("use_watch_list", False)  # these tests are about the LIST path; streaming has its own
         self.reflector = Reflector(
             source, "configmaps", self.store, resync, clock=self.clock, **kwargs
         )
@@ -137,7 +138,7 @@ def test_watch_events_reach_the_store_and_move_the_rv(harnesses):
     assert h.store.get_by_key("default/cm00000")["data"] == {"k": "v"}
 
 
-def test_a_bookmark_only_advances_the_rv(harnesses):
+def test_a_bookmark_advances_the_rv_and_reaches_the_store_as_a_bookmark_only(harnesses):
     source = source_with(2)
     store = RecordingStore()
     h = harnesses(source, store=store).start("list_and_watch")
@@ -145,7 +146,8 @@ def test_a_bookmark_only_advances_the_rv(harnesses):
     source.advance_resource_version(40)  # other resources changed meanwhile
     source.send_bookmark()
     eventually(lambda: h.reflector.last_sync_resource_version() == "42")
-    assert store.calls == ["replace"]  # the list, and nothing for the bookmark
+    eventually(lambda: store.calls == ["replace", "bookmark"])  # the list; no add, update or delete
+    assert store.inner.last_store_sync_resource_version() == "42"  # v0.37.2: the store knows it too
 
 
 def test_an_event_the_store_refuses_is_logged_and_still_moves_the_rv(harnesses, caplog):
@@ -333,7 +335,8 @@ def test_should_resync_can_veto_a_resync(harnesses):
 @pytest.mark.parametrize(
     "error",
     [
-        pytest.param(errors.ServerUnreachable("connection refused"), id="connection refused"),
+        pytest.param(errors.ServerUnreachable("connection refused", connection_refused=True),
+                     id="connection refused"),
         pytest.param(errors.TooManyRequests("slow down", code=429), id="429 too many requests"),
     ],
 )
@@ -392,14 +395,19 @@ def test_backoff_sequence(jitter_draw, expected):
     assert [round(backoff.next_delay(), 6) for _ in expected] == expected
 
 
-def test_backoff_resets_after_two_healthy_minutes():
+def test_backoff_resets_every_two_minutes_from_the_last_reset():
+    """v0.37.2's DelayWithReset: a fixed period, however often it backed off meanwhile."""
     clock = FakeClock()
     backoff = ExponentialBackoff(0.8, 30.0, 120.0, 2.0, 1.0, clock, rand=lambda: 0.0)
     assert [backoff.next_delay() for _ in range(3)] == [0.8, 1.6, 3.2]
-    clock.step(120)
-    assert backoff.next_delay() == 6.4  # exactly two minutes is not yet "more than"
-    clock.step(120.1)
-    assert backoff.next_delay() == 0.8
+    clock.step(60)
+    assert backoff.next_delay() == 6.4
+    clock.step(60)
+    assert backoff.next_delay() == 12.8  # exactly two minutes since the start is not yet "more than"
+    clock.step(0.1)
+    assert backoff.next_delay() == 0.8  # 120.1 s since the start, though it backed off 0.1 s ago
+    clock.step(119)
+    assert backoff.next_delay() == 1.6  # the next reset is counted from this one, 120.1 s
 
 
 def test_watch_list_streams_the_initial_state_then_keeps_the_same_watch(harnesses):
@@ -434,3 +442,28 @@ def test_stop_ends_run_promptly_even_mid_watch(harnesses):
     h.thread.join(WAIT)
     assert not h.thread.is_alive()
     assert source.open_watches == 0  # the open watch was stopped
+
+
+def test_a_server_that_cannot_stream_gets_a_list_every_cycle(harnesses):
+    """v0.37.2: a streaming list refused (422: WatchList off on the server) falls back to a LIST, each cycle anew."""
+    source = source_with(2)
+    source.refuse_watch_lists()
+    h = harnesses(source, use_watch_list=None).start()
+    eventually(lambda: source.open_watches == 1)
+    assert [c.get("send_initial_events") for c in source.watch_calls] == [True, None]
+    assert source.list_calls == [{"resource_version": "0", "limit": 500}]
+    assert h.keys() == ["default/cm00000", "default/cm00001"]
+    source.expire_watches()  # a relist: it tries to stream again first
+    h.step_until(lambda: len(source.list_calls) == 2)
+    assert [c.get("send_initial_events") for c in source.watch_calls][2] is True
+
+
+def test_the_default_streams_unless_the_lister_watcher_cannot():
+    """The Reflector's default is v0.37.2's: WatchListClient on, unless the lister-watcher says it cannot stream."""
+    class CannotStream(FakeSource):
+        def is_watch_list_semantics_unsupported(self) -> bool:
+            return True
+
+    assert Reflector(FakeSource(), "configmaps", new_store()).use_watch_list is True
+    assert Reflector(CannotStream(), "configmaps", new_store()).use_watch_list is False
+    assert Reflector(FakeSource(), "configmaps", new_store(), use_watch_list=False).use_watch_list is False

@@ -126,3 +126,19 @@ def test_every_request_of_an_api_client_takes_a_token_and_the_trace_shows_the_wa
             RESTClient(api).get().resource("namespaces").do()
     assert [round(e.throttled_s, 3) for e in t] == [0, 0, 0.2, 0.2]
     assert clock.sleeps == pytest.approx([0, 0, 0.2, 0.2])
+
+
+def test_a_watch_takes_no_token_as_client_gos_request_watch_takes_none():
+    clock = JumpClock()
+    api = mock_api_client(lambda req: (200, b"") if req.query.get("watch") else (200, {}),
+                          rate_limiter=TokenBucketRateLimiter(5, 1, clock=clock))
+    rest = RESTClient(api)
+    rest.get().resource("namespaces").do()  # the only token
+    with trace() as t:
+        with rest.get().resource("pods").watch() as watcher:  # Request.Watch: no tryThrottle
+            assert list(watcher) == []
+        rest.get().resource("pods").param("watch", "true").stream().close()  # a ListWatch's watch
+    assert [e.query for e in t] == ["watch=true", "watch=true"] and [e.throttled_s for e in t] == [0.0, 0.0]
+    assert clock.sleeps == [0]
+    rest.get().resource("namespaces").do()  # a LIST still waits for its token
+    assert clock.sleeps == pytest.approx([0, 0.2])

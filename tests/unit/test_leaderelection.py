@@ -1,7 +1,8 @@
 """Leader election against an in-memory Lease store, on a fake clock (no sleeping for leases).
 
-Table tests follow client-go's leaderelection_test.go (testTryAcquireOrRenew,
-testReleaseLease, TestLeaderElectionConfigValidation, TestFastPathLeaderElection).
+Table tests follow client-go v0.37.2's leaderelection_test.go (testTryAcquireOrRenew,
+testReleaseLease, TestLeaderElectionConfigValidation, TestFastPathLeaderElection,
+TestReleaseOnCancellation_Leases).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from k8slab.leaderelection import (
     new_leader_elector,
 )
 from k8slab.leaderelection.testing import FakeLeases
+from k8slab.record import FakeRecorder
 
 NS, NAME = "kube-system", "sample-controller"
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
@@ -79,13 +81,29 @@ def _wait_for(predicate, timeout=5.0, step=None, clock=None):
                      id="lease duration not above renew deadline is refused"),
         pytest.param(dict(renew_deadline=2.4, retry_period=2), "retry_period \\* 1.2",
                      id="renew deadline within 1.2 retry periods is refused"),
-        pytest.param(dict(lease_duration=0.9, renew_deadline=0.8, retry_period=0.5), "at least 1 second",
-                     id="sub-second durations are refused"),
+        pytest.param(dict(lease_duration=2, renew_deadline=1, retry_period=0), "retry_period must be greater than zero",
+                     id="a zero retry period is refused"),
+        pytest.param(dict(lease_duration=1, renew_deadline=0, retry_period=-1), "renew_deadline must be greater than zero",
+                     id="a zero renew deadline is refused"),
+        pytest.param(dict(lease_duration=-1, renew_deadline=-2, retry_period=-5),
+                     "lease_duration must be greater than zero", id="negative durations are refused"),
     ],
 )
 def test_config_validation(overrides, message):
+    """client-go's TestLeaderElectionConfigValidation: NewLeaderElector's checks, in its order."""
     with pytest.raises(errors.UsageError, match=message):
         new_leader_elector(_config(LeaseLock(NS, NAME, FakeLeases(), "a"), **overrides))
+
+
+def test_sub_second_durations_are_accepted_as_client_go_accepts_them():
+    """client-go refuses only durations of zero or less (`LeaseDuration < 1` counts nanoseconds)."""
+    store = FakeLeases()
+    elector = new_leader_elector(
+        _config(LeaseLock(NS, NAME, store, "a"), lease_duration=0.9, renew_deadline=0.8, retry_period=0.5),
+        clock=FakeClock())
+    assert elector.try_acquire_or_renew()
+    # The Lease keeps whole seconds: int(0.9 s) is 0, as client-go's int(LeaseDuration / time.Second).
+    assert store.lease(NS, NAME)["spec"]["leaseDurationSeconds"] == 0
 
 
 def test_config_needs_an_identity():
@@ -252,10 +270,10 @@ def test_release_by_a_non_leader_writes_nothing():
     assert store.holder(NS, NAME) == "bing"
 
 
-def test_release_after_losing_the_lease_leaves_the_new_holder():
-    """A failed to renew and B took over: A's release must not blank B's Lease."""
+def _lose_the_lease(check_holder_on_release):
+    """A led, stopped renewing without reading the Lease, and B took over; then A releases."""
     store, clock = FakeLeases(), FakeClock()
-    a = _elector(store, identity="a", clock=clock)
+    a = _elector(store, identity="a", clock=clock, check_holder_on_release=check_holder_on_release)
     b = _elector(store, identity="b", clock=clock)
     assert a.try_acquire_or_renew()
     assert not b.try_acquire_or_renew()  # first sighting starts B's countdown
@@ -264,8 +282,29 @@ def test_release_after_losing_the_lease_leaves_the_new_holder():
     assert a.is_leader()  # A still believes its last observed record
     store.actions.clear()
     assert a.release()
+    return store, clock, b
+
+
+def test_release_after_losing_the_lease_leaves_the_new_holder():
+    """k8slab's release checks the holder it just read: B's Lease is left alone."""
+    store, _, b = _lose_the_lease(check_holder_on_release=True)
     assert [x[0] for x in store.actions] == ["get"]
     assert store.holder(NS, NAME) == "b"
+
+
+def test_client_go_s_release_blanks_the_new_holder_s_lease_and_lets_a_third_lead_beside_it():
+    """What client-go v0.37.2's tryRelease does here: it checks only le.IsLeader() (A's stale view).
+
+    The update is conditional on the resourceVersion A has just read, so it
+    succeeds: the Lease B holds is emptied, and C acquires at once while B
+    still leads. k8slab's default (the test above) refuses to write.
+    """
+    store, clock, b = _lose_the_lease(check_holder_on_release=False)
+    assert [x[0] for x in store.actions] == ["get", "update"]
+    assert store.holder(NS, NAME) == ""
+    c = _elector(store, identity="c", clock=clock)
+    assert c.try_acquire_or_renew()  # an empty holder is free to take, no wait
+    assert store.holder(NS, NAME) == "c" and b.is_leader()  # two candidates believe they lead
 
 
 # -- the whole loop, two candidates, a fake clock ----------------------------------------
@@ -385,3 +424,56 @@ def test_check_reports_a_leader_that_stopped_renewing():
     clock.step(12)
     with pytest.raises(errors.K8sLabError, match="failed election to renew"):
         le.check(1)
+
+
+@pytest.mark.parametrize("cancelled", ["update", "get"])
+def test_release_on_cancellation(cancelled):
+    """client-go's TestReleaseOnCancellation_Leases: stopped while a renew is in flight, the leader still releases.
+
+    The renew's `cancelled` call blocks until the stop comes and then fails (Go's
+    context.Canceled); the release that follows reads the Lease again and
+    writes the empty holder; the events say "became leader", "stopped leading".
+    """
+    store, clock, recorder = FakeLeases(), FakeClock(), FakeRecorder()
+    in_flight, resume = threading.Event(), threading.Event()
+    renewing = threading.Event()
+
+    def block_then_fail(action):
+        if renewing.is_set() and not in_flight.is_set():
+            in_flight.set()
+            resume.wait(5)
+            raise errors.new_internal_error("context canceled")
+        return False, None
+
+    stop = threading.Event()
+    started = threading.Event()
+    lock = LeaseLock(NS, NAME, store, "baz", event_recorder=recorder)
+    config = _config(lock, lease_duration=15, renew_deadline=2, retry_period=1, release_on_cancel=True,
+                     callbacks=LeaderCallbacks(lambda leading: (started.set(), leading.wait()), _noop))
+    elector = new_leader_elector(config, clock=clock, rand=lambda: 0.0)
+    def fast_path_conflicts(action):  # so that the renew goes on to read the Lease
+        if renewing.is_set() and not in_flight.is_set():
+            raise errors.new_conflict("leases", NAME, "stale")
+        return False, None
+
+    if cancelled == "get":
+        store.prepend_reactor("update", "leases", fast_path_conflicts)
+    store.prepend_reactor(cancelled, "leases", block_then_fail)
+    thread = threading.Thread(target=elector.run, args=(stop,), name="elector baz")
+    thread.start()
+    try:
+        assert started.wait(5)
+        assert clock.block_until(1)  # waiting one retry period before the first renew
+        renewing.set()
+        clock.step(1)
+        assert in_flight.wait(5)  # the renew's call is in flight
+        stop.set()  # cancel the elector while it is renewing
+        resume.set()
+        thread.join(5)
+        assert not thread.is_alive()
+    finally:
+        stop.set(), resume.set()
+        thread.join(5)
+    assert store.holder(NS, NAME) == ""
+    assert store.lease(NS, NAME)["spec"]["leaseDurationSeconds"] == 1
+    assert recorder.events == ["Normal LeaderElection baz became leader", "Normal LeaderElection baz stopped leading"]

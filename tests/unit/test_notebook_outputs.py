@@ -46,10 +46,8 @@ OWN_GO_TEXT = re.compile(r"^(k8slab/\S+\.go):\d+  \S+\n((?:[ \t]*\d+ \|.*(?:\n|$
 # printed the kubeconfig as ~/... (main 018a860): the lead's clean re-run fixes them.
 # strict: the day a notebook is clean, its entry must go.
 ABSOLUTE_PATH_OFFENDERS = {
-    "00-lab.ipynb", "01-kubeconfig.ipynb", "02-rest-config.ipynb", "03-clientset-and-discovery.ipynb",
-    "04-typed-client.ipynb", "05-restclient-and-http.ipynb", "06-watch.ipynb", "07-reflector-and-deltafifo.ipynb",
+    "06-watch.ipynb", "07-reflector-and-deltafifo.ipynb",
     "08-indexer-and-informer.ipynb", "09-workqueue.ipynb", "09a-whats-new-in-client-go.ipynb",
-    "10-sample-controller.ipynb", "11-leader-election.ipynb", "12-operator-patterns.ipynb",
 }
 
 

@@ -153,6 +153,17 @@ def test_set_status_condition_moves_last_transition_time_only_on_a_flip():
     assert find_status_condition(conditions, "Available")["lastTransitionTime"] == "2026-01-01T00:01:00Z"
 
 
+def test_set_status_condition_reads_a_missing_field_as_gos_zero_value():
+    """metav1.Condition always has every field: leaving one out is setting it empty, as in Go."""
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    conditions: list = []
+    set_status_condition(conditions, {"type": "Ready", "status": "True", "reason": "R", "message": "m",
+                                      "observedGeneration": 3}, t0)
+    assert set_status_condition(conditions, {"type": "Ready", "status": "True", "reason": "R"}, t0)
+    assert conditions[0]["message"] == "" and "observedGeneration" not in conditions[0]  # omitempty
+    assert not set_status_condition(conditions, {"type": "Ready", "status": "True", "reason": "R", "message": ""}, t0)
+
+
 # -- the operator -------------------------------------------------------------------------------
 
 

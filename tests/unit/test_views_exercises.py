@@ -9,6 +9,8 @@ that catches it, with a message that says what was expected and what happened.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import io
 import json
 import re
@@ -18,9 +20,18 @@ from typing import Any
 
 import pytest
 
-from k8slab import exercises
-from k8slab.cache import DeletedFinalStateUnknown, deletion_handling_meta_namespace_key_func, meta_namespace_key_func
+from k8slab import errors, exercises
+from k8slab.cache import (
+    DeletedFinalStateUnknown,
+    deep_copy,
+    deletion_handling_meta_namespace_key_func,
+    meta_namespace_key_func,
+)
 from k8slab.errors import UsageError
+from k8slab.leaderelection import LeaderElectionRecord
+from k8slab.meta import add_finalizer, contains_finalizer, get_controller_of, remove_finalizer
+from k8slab.samplecontroller.controller import Controller
+from k8slab.samplecontroller.operator import FINALIZER
 from k8slab.views.exercises.framework import Exercise, Mismatch, expect, register, run_exercise
 
 SOLUTIONS = Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
@@ -121,6 +132,342 @@ def unwraps_tombstones(obj):
 
 def always_namespaced(obj):
     return f"{obj['metadata'].get('namespace', 'default')}/{obj['metadata']['name']}"
+
+
+def sync_handler_line(text: str) -> int:
+    lines, first = inspect.getsourcelines(Controller.sync_handler)
+    return next(first + i for i, line in enumerate(lines) if text in line)
+
+
+def handle_object(unwrap=True, catch=True, check_kind=True, controller_only=True):
+    def answer(obj, foos_lister, enqueue):
+        if unwrap and isinstance(obj, DeletedFinalStateUnknown):
+            obj = obj.obj
+        if not isinstance(obj, dict) and catch:
+            return
+        refs = obj["metadata"].get("ownerReferences") or []
+        owner = get_controller_of(obj) if controller_only else (refs[0] if refs else None)
+        if owner is None or (check_kind and owner.get("kind") != "Foo"):
+            return
+        try:
+            enqueue(foos_lister.namespace(obj["metadata"]["namespace"]).get(owner["name"]))
+        except errors.NotFound:
+            if not catch:
+                raise
+
+    return answer
+
+
+class Candidate:
+    """11.1's reference answer, with a switch per plausible mistake."""
+
+    def __init__(self, identity, lease_duration, trusts_timestamps=False, own_duration=False, counts=True,
+                 keeps_acquire_time=True, restarts_countdown=True):
+        self.identity, self.lease_duration = identity, lease_duration
+        self.trusts_timestamps, self.own_duration, self.counts = trusts_timestamps, own_duration, counts
+        self.keeps_acquire_time, self.restarts_countdown = keeps_acquire_time, restarts_countdown
+        self.seen, self.seen_at = None, None
+
+    def attempt(self, record, now):
+        mine = LeaderElectionRecord(self.identity, int(self.lease_duration), now, now, 0)
+        if record is None:
+            return self._write(mine, now)
+        if record != self.seen:
+            same_holder = self.seen is not None and self.seen.holder_identity == record.holder_identity
+            if self.restarts_countdown or not same_holder:
+                self.seen_at = now
+            self.seen = record
+        since = record.renew_time if self.trusts_timestamps else self.seen_at
+        duration = self.lease_duration if self.own_duration else record.lease_duration_seconds
+        holder = record.holder_identity
+        if holder and holder != self.identity and (now - since).total_seconds() < duration:
+            return None
+        if holder == self.identity:
+            acquired = record.acquire_time if self.keeps_acquire_time else now
+            mine = dataclasses.replace(mine, acquire_time=acquired, leader_transitions=record.leader_transitions)
+        else:
+            mine = dataclasses.replace(mine, leader_transitions=record.leader_transitions + (1 if self.counts else 0))
+        return self._write(mine, now)
+
+    def _write(self, record, now):
+        self.seen, self.seen_at = record, now
+        return record
+
+
+def candidate(**mistakes):
+    return lambda identity, lease_duration: Candidate(identity, lease_duration, **mistakes)
+
+
+def reconcile(copies=True, claims_first=True, cleans_first=True, ours_only=True, raises=True, deleted_ok=True):
+    """12.1's reference answer, with a switch per plausible mistake."""
+
+    def answer(foo, foos, registry):
+        key = f"{foo['metadata']['namespace']}/{foo['metadata']['name']}"
+        obj = deep_copy(foo) if copies else foo
+        if foo["metadata"].get("deletionTimestamp") and (deleted_ok or contains_finalizer(foo, FINALIZER)):
+            if contains_finalizer(foo, FINALIZER):
+                if cleans_first:
+                    _deregister(registry, key, raises)
+                if ours_only:
+                    remove_finalizer(obj, FINALIZER)
+                else:
+                    obj["metadata"]["finalizers"] = []
+                foos.update(obj)
+                if not cleans_first:
+                    _deregister(registry, key, raises)
+            return
+        if not claims_first:
+            registry.register(key, foo["spec"]["replicas"])
+        if add_finalizer(obj, FINALIZER):
+            foos.update(obj)
+            return
+        if claims_first:
+            registry.register(key, foo["spec"]["replicas"])
+
+    return answer
+
+
+def _deregister(registry, key, raises):
+    try:
+        registry.deregister(key)
+    except RuntimeError:
+        if raises:
+            raise
+
+
+# -- wrong answers for notebooks 00-05 ---------------------------------------------------
+
+
+def _subject(cert_pem, issuer=False):
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return cert.issuer if issuer else cert.subject
+
+
+def user_info(issuer=False, first_group_only=False, none_without_name=True):
+    from cryptography.x509.oid import NameOID
+
+    def answer(cert_pem):
+        subject = _subject(cert_pem, issuer)
+        names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if not names and none_without_name:
+            return None
+        groups = [a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        return names[0].value, groups[:1] if first_group_only else groups
+
+    return answer
+
+
+def kubeconfig_merge(last_wins=False, last_current=False, by_field=False, nulls=True):
+    def merge(docs):
+        out = {"current-context": "", "clusters": {}, "users": {}, "contexts": {}}
+        for doc in docs:
+            current = doc.get("current-context") or ""
+            out["current-context"] = (current or out["current-context"]) if last_current else (
+                out["current-context"] or current)
+            for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+                for item in (doc.get(section) or [] if nulls else doc.get(section, [])):
+                    name, entry = item["name"], item.get(inner) or {}
+                    if last_wins or name not in out[section]:
+                        out[section][name] = entry
+                    elif by_field:
+                        out[section][name] = {**entry, **out[section][name]}
+        return out
+
+    return merge
+
+
+class Bucket:
+    """A token bucket with one of the mistakes learners make (switched on by the class attributes)."""
+
+    start_empty = cap = False
+    debt, allow_in_debt = True, False
+
+    def __init__(self, qps, burst, clock):
+        self.qps, self.burst, self.clock = qps, burst, clock
+        self.tokens, self.last = (0.0 if self.start_empty else float(burst)), clock.now()
+
+    def _advance(self):
+        now = self.clock.now()
+        tokens = self.tokens + (now - self.last) * self.qps
+        return now, (tokens if self.cap else min(self.burst, tokens))
+
+    def reserve(self):
+        self.last, tokens = self._advance()
+        if not self.debt and tokens < 1:
+            self.tokens = tokens
+            return (1 - tokens) / self.qps
+        self.tokens = tokens - 1
+        return max(0.0, -self.tokens / self.qps)
+
+    def allow(self):
+        now, tokens = self._advance()
+        if tokens < 1 and not self.allow_in_debt:
+            return False
+        self.last, self.tokens = now, tokens - 1
+        return tokens >= 1
+
+
+def bucket(**mistakes):
+    return type("WrongBucket", (Bucket,), mistakes)
+
+
+def accessor(python_names=False, title=False, core=True):
+    def answer(group, version):
+        words = group.removesuffix(".k8s.io").split(".") if python_names else [group.split(".")[0]]
+        if not group:
+            words = ["core"] if core else []
+        version = version.title() if title else version.capitalize()
+        return "".join(w.capitalize() for w in words) + version
+
+    return answer
+
+
+def retry(catch=Exception, calls=5, swallow=False):
+    from k8slab import errors
+
+    def retry_on_conflict(fn):
+        for attempt in range(calls):
+            try:
+                return fn()
+            except (errors.Conflict if catch is None else catch):
+                if attempt == calls - 1 and not swallow:
+                    raise
+        return None
+
+    return retry_on_conflict
+
+
+def pager(first_page_only=False, limit_once=False, keep_on_expiry=False, full_on_any_gone=False):
+    from k8slab import errors
+
+    def list_all(list_page, limit):
+        items, token = [], None
+        while True:
+            try:
+                page = list_page(limit=None if (limit_once and token) else limit, continue_=token)
+            except errors.Gone:
+                if keep_on_expiry:
+                    return items
+                if not token and not full_on_any_gone:
+                    raise
+                return list_page(limit=None, continue_=None)["items"]
+            items += page["items"]
+            token = page["metadata"].get("continue")
+            if not token or first_page_only:
+                return items
+
+    return list_all
+
+
+def url(core=True, namespaced_always=False, sort=True, encode=True):
+    from urllib.parse import urlencode
+
+    def answer(group, version, namespace, resource, name="", subresource="", params=None):
+        parts = [f"/apis/{group}/{version}" if group or not core else f"/api/{version}"]
+        if namespace or namespaced_always:
+            parts += ["namespaces", namespace]
+        parts += [p for p in (resource, name, subresource) if p]
+        pairs = sorted((params or {}).items()) if sort else list((params or {}).items())
+        query = urlencode(pairs) if encode else "&".join(f"{k}={v}" for k, v in pairs)
+        return "/".join(parts) + ("?" + query if query else "")
+
+    return answer
+
+
+def mask(everything=False, case_sensitive=False, keep_unknown=False):
+    def answer(key, value):
+        if (key != "Authorization" if case_sensitive else key.lower() != "authorization") or not value:
+            return value
+        if everything:
+            return "<masked>"
+        scheme = value.split(" ", 1)[0]
+        if scheme.lower() not in ("bearer", "basic", "negotiate") and not keep_unknown:
+            return "<masked>"
+        return f"{scheme} <masked>" if len(value) > len(scheme) + 1 else scheme
+
+    return answer
+
+
+WRONG_00_05 = [
+    pytest.param("00.1", user_info(issuer=True), "admin certificate", ["'exercise-ca'", "not the issuer"],
+                 id="00.1: the issuer's name"),
+    pytest.param("00.1", user_info(first_group_only=True), "each Organization",
+                 ["['students', 'admins']", "['students']"],
+                 id="00.1: the first group only"),
+    pytest.param("00.1", user_info(none_without_name=False), "without a CommonName", ["IndexError", "= None"],
+                 id="00.1: no CommonName not handled"),
+    pytest.param("01.1", ("admin@k8slab", "https://127.0.0.1:6443"), "team.yaml then admin.yaml",
+                 ["('alice@k8slab', 'https://old-cluster.example:6443')"], id="01.1: the order of the notebook"),
+    pytest.param("01.1", ("alice@k8slab", "https://127.0.0.1:6443"), "team.yaml then admin.yaml",
+                 ["'https://old-cluster.example:6443'", "first to define a name"], id="01.1: the servers mixed"),
+    pytest.param("01.1", "alice@k8slab", "team.yaml then admin.yaml", ["a pair of strings"], id="01.1: a string"),
+    pytest.param("01.2", kubeconfig_merge(last_wins=True), "admin.yaml then team.yaml",
+                 ['merged["clusters"]', "old-cluster.example"], id="01.2: the last file wins"),
+    pytest.param("01.2", kubeconfig_merge(last_current=True), "first file that sets one",
+                 ["'admin@k8slab'", "KubeConfigMerger"], id="01.2: the Python client's current-context"),
+    pytest.param("01.2", kubeconfig_merge(by_field=True), "taken whole", ["insecure-skip-tls-verify"],
+                 id="01.2: fields mixed across files"),
+    pytest.param("01.2", kubeconfig_merge(nulls=False), "null", ["TypeError", "missing or null"],
+                 id="01.2: a null section"),
+    pytest.param("02.1", [0] * 10, "second ten", ["[0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.2", "never beyond burst"],
+                 id="02.1: the bucket refills to full"),
+    pytest.param("02.1", [0] * 5 + [0.2, 0.4, 0.6, 0.8, 1.0], "second ten", ["0.2, 0.2, 0.2, 0.2, 0.2]"],
+                 id="02.1: waits add up on this clock"),
+    pytest.param("02.1", [0.2] * 5, "second ten", ["a list of 10 numbers"], id="02.1: five numbers"),
+    pytest.param("02.2", bucket(start_empty=True), "new bucket is full", ["[0.0, 0.0", "0.2, 0.4"],
+                 id="02.2: starts empty"),
+    pytest.param("02.2", bucket(debt=False), "arrive together", ["0.2, 0.4, 0.6]", "debt"],
+                 id="02.2: no debt for callers arriving together"),
+    pytest.param("02.2", bucket(cap=True), "never more than burst", ["twelve reserve() after a minute", "not 300"],
+                 id="02.2: no cap at burst"),
+    pytest.param("02.2", bucket(allow_in_debt=True), "allow() takes a token",
+                 ["[True, False]", "a refusal takes nothing"],
+                 id="02.2: allow runs into debt"),
+    pytest.param("03.1", accessor(python_names=True), "dotted group", ["'RbacV1'", "'RbacAuthorizationV1'"],
+                 id="03.1: the Python client's names"),
+    pytest.param("03.1", accessor(title=True), "alpha and beta", ["'AdmissionregistrationV1Alpha1'", "capitalize"],
+                 id="03.1: str.title() on the version"),
+    pytest.param("03.1", accessor(core=False), "core group", ["'CoreV1'", "'V1'"], id="03.1: no name for core"),
+    pytest.param("03.2", (5, 20), "steady request rate", ["(15.0, 20.0)", "(5.0, 20.0)", "its own at 5 QPS"],
+                 id="03.2: one bucket for all with QPS 0"),
+    pytest.param("03.2", (15, 60), "steady request rate", ["(15.0, 20.0)", "(15.0, 60.0)", "shares"],
+                 id="03.2: a bucket per group version with QPS 20"),
+    pytest.param("03.2", "15", "steady request rate", ["a pair of numbers"], id="03.2: a string"),
+    pytest.param("04.1", retry(catch=Exception), "not retried", ["calls of fn = 1", "calls of fn = 2"],
+                 id="04.1: retries every error"),
+    pytest.param("04.1", retry(catch=None, calls=6), "five calls", ["calls of fn = 5", "calls of fn = 6"],
+                 id="04.1: six calls"),
+    pytest.param("04.1", retry(catch=None, swallow=True), "five calls",
+                 ["raised Conflict: ", "(call 5)", "returned None"],
+                 id="04.1: the last Conflict swallowed"),
+    pytest.param("04.2", pager(first_page_only=True), "7 items", ["requests", "(3, 'page-after-3')"],
+                 id="04.2: the first page only"),
+    pytest.param("04.2", pager(limit_once=True), "7 items", ["(3, 'page-after-3')", "(None, 'page-after-3')"],
+                 id="04.2: limit on the first page only"),
+    pytest.param("04.2", pager(keep_on_expiry=True), "expired continue token", ["(None, None)", "FullListIfExpired"],
+                 id="04.2: the pages so far on expiry"),
+    pytest.param("04.2", pager(full_on_any_gone=True), "first request",
+                 ["Gone error raised", "[(3, None), (None, None)]"],
+                 id="04.2: a full list after any 410"),
+    pytest.param("05.1", url(core=False), "core group lives", ["'/api/v1/namespaces/shop/pods/web-0'", "/apis//v1"],
+                 id="05.1: /apis for the core group"),
+    pytest.param("05.1", url(namespaced_always=True), "cluster-scoped", ["'/api/v1/nodes/node-1'", "namespaces//nodes"],
+                 id="05.1: a namespace segment always"),
+    pytest.param("05.1", url(sort=False), "sorted by key",
+                 ["fieldSelector=spec.nodeName%3Dnode-1&limit=500&resourceVersion=0"],
+                 id="05.1: the query unsorted"),
+    pytest.param("05.1", url(encode=False), "sorted by key", ["app%3Dweb%2Ctier%21%3Ddb", "app=web,tier!=db"],
+                 id="05.1: the query not encoded"),
+    pytest.param("05.2", mask(everything=True), "keep their scheme", ["'Bearer <masked>'", "= '<masked>'"],
+                 id="05.2: everything masked"),
+    pytest.param("05.2", mask(case_sensitive=True), "any case",
+                 ["mask('authorization', 'Bearer abc.def')", "EqualFold"],
+                 id="05.2: the header name matched case-sensitively"),
+    pytest.param("05.2", mask(keep_unknown=True), "unknown scheme", ["'Token <masked>'", "= '<masked>'"],
+                 id="05.2: an unknown scheme kept"),
+]
 
 
 def url_for(guess=False, core=True, scoped=True, versioned=True):
@@ -237,6 +584,48 @@ WRONG = [
     pytest.param("09.4", 14, "at least 60 s", ["failure 14 waits 40.96 s, less than a minute"], id="09.4: one short"),
     pytest.param("09.4", 16, "at least 60 s", ["failure 15 already waits 81.92 s"], id="09.4: one too many"),
     pytest.param("09.4", "15", "at least 60 s", ["a whole number", "str '15'"], id="09.4: a string"),
+    pytest.param("10.1", "deployment = deployments.create(new_deployment(foo), field_manager=FIELD_MANAGER)",
+                 "forbidden", ["leads to the refused call", "create deployments, update foos/status (403)"],
+                 id="10.1: the create (it is allowed)"),
+    pytest.param("10.1", sync_handler_line("self.update_foo_status(") - 1, "forbidden",
+                 ["leads to the refused call", "(# "], id="10.1: the line above (a comment)"),
+    pytest.param("10.1", "foo", "forbidden", ["which is part of", "quote more"], id="10.1: too short a quote"),
+    pytest.param("10.2", handle_object(unwrap=False), "tombstone", ["= []", "unwrap the tombstone (.obj)"],
+                 id="10.2: tombstones not unwrapped"),
+    pytest.param("10.2", handle_object(check_kind=False), "no Foo controls", ["ReplicaSet named web = []",
+                 "['demo/web']"], id="10.2: any kind of owner"),
+    pytest.param("10.2", handle_object(controller_only=False), "no Foo controls", ["controller: false = []"],
+                 id="10.2: any owner reference, not only the controller"),
+    pytest.param("10.2", handle_object(catch=False), "orphan", ["NotFound escaped", "must never raise"],
+                 id="10.2: the lister's NotFound escapes"),
+    pytest.param("10.3", ["get foos", "get deployments", "update deployments", "update foos/status"], "one sync",
+                 ["from the listers", "no GET"], id="10.3: reads from the API server"),
+    pytest.param("10.3", ["update deployments"], "one sync", ["writing the Foo's status"], id="10.3: no status"),
+    pytest.param("11.1", candidate(trusts_timestamps=True), "never at its renewTime",
+                 ["an hour ago", "None (wait)", "never compare renew_time"], id="11.1: compares renewTime with now"),
+    pytest.param("11.1", candidate(own_duration=True), "not yours", ["leaseDurationSeconds 30", "isLeaseValid"],
+                 id="11.1: its own lease duration"),
+    pytest.param("11.1", candidate(counts=False), "released", ["transitions=5", "transitions=4"],
+                 id="11.1: no transition counted"),
+    pytest.param("11.1", candidate(keeps_acquire_time=False), "renewed: same acquire", ["acquire=t+0s",
+                 "acquire=t+2s"], id="11.1: a renewal moves acquireTime"),
+    pytest.param("11.1", candidate(restarts_countdown=False), "keeps renewing", ["None (wait)", "restarts the countdown"],
+                 id="11.1: counts from the first sight of the holder"),
+    pytest.param("12.1", reconcile(copies=False), "new Foo", ["cached Foo left as it was", "deep_copy"],
+                 id="12.1: changes the cached object"),
+    pytest.param("12.1", reconcile(claims_first=False), "new Foo", ["'register demo/web 2', \"update"],
+                 id="12.1: registers before claiming"),
+    pytest.param("12.1", reconcile(cleans_first=False), "cleaned up outside", ["\"update finalizers=['other",
+                 "deregister first"], id="12.1: lets go before cleaning up"),
+    pytest.param("12.1", reconcile(ours_only=False), "cleaned up outside", ["update finalizers=[]", "and no other"],
+                 id="12.1: removes every finalizer"),
+    pytest.param("12.1", reconcile(raises=False), "fails keeps", ["RuntimeError to escape", "never retried"],
+                 id="12.1: swallows the clean-up's error"),
+    pytest.param("12.1", reconcile(deleted_ok=False), "left alone", ["= []", "no new finalizers"],
+                 id="12.1: claims a Foo that is being deleted"),
+    pytest.param("12.2", ["10:00", "10:05", "10:07", "10:09"], "Available", ["'10:00', '10:00', '10:07', '10:07'",
+                 "only when the status flips"], id="12.2: every write moves it"),
+    pytest.param("12.2", "10:00 10:00 10:07 10:07", "Available", ["a list of four"], id="12.2: a string"),
     pytest.param("13.1", url_for(guess=True), "octopi", ["/octopi/inky", "/octopuses/inky", "spec.names.plural"],
                  id="13.1: guesses the plural from the kind"),
     pytest.param("13.1", url_for(core=False), "a Pod", ["'/api/v1/namespaces/shop/pods/web'", "/apis//v1"],
@@ -268,6 +657,7 @@ WRONG = [
     pytest.param("14.2", status_is_current(conditions=False), "predates", ["condition's 3", "= False"],
                  id="14.2: the condition's own generation ignored"),
 ]
+WRONG += WRONG_00_05
 
 
 @pytest.mark.parametrize(("exercise_id", "answer", "scenario", "words"), WRONG)

@@ -124,3 +124,20 @@ def test_an_object_that_does_not_decode_into_the_model_raises_and_stops_the_type
     with pytest.raises(errors.UsageError, match="does not decode into V1Pod"):
         next(iter(watcher))
     assert watcher.stopped
+
+
+def test_decoded_events_share_their_dict_keys():
+    """orjson's key cache: two events' objects hold the same key strings, as objects of one LIST do."""
+    from k8slab.watch import decode_event
+
+    a = decode_event(b'{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"1"}}}')
+    b = decode_event(b'{"type":"ADDED","object":{"metadata":{"name":"b","resourceVersion":"2"}}}')
+    (ka, kb) = (next(k for k in e["object"]["metadata"] if k == "resourceVersion") for e in (a, b))
+    assert ka is kb
+
+
+def test_what_orjson_refuses_and_json_reads_is_still_read():
+    from k8slab.watch import decode_event
+
+    event = decode_event(b'{"type":"MODIFIED","object":{"metadata":{},"x":NaN}}')
+    assert event["type"] == "MODIFIED" and event["object"]["x"] != event["object"]["x"]  # NaN

@@ -1,6 +1,6 @@
 """A fake API server for one resource: list, watch, and the faults a cache must survive.
 
-Mirrors client-go v0.37 `tools/cache/testing/fake_controller_source.go`
+Mirrors client-go v0.37.2 `tools/cache/testing/fake_controller_source.go`
 (`FakeControllerSource`), grown a little for teaching, as a view of k8slab's one
 in-memory API server (`k8slab.testing.ObjectTracker`, where the behaviour lives).
 
@@ -10,7 +10,8 @@ code under test, so they are not recorded); `list` and `watch` are the
 ListerWatcher protocol, recorded (`list_calls`, `watch_calls`); lost events
 (`drop_next_event`, client-go's `*DropWatch`), reset connections
 (`reset_watches`, client-go's `ResetWatch`), a failing list or watch
-(`fail_next_list`, `fail_next_watch`). Added for teaching: `limit`/`continue_`
+(`fail_next_list`, `fail_next_watch`), a server that cannot stream lists
+(`refuse_watch_lists`: 422, as an API server with its WatchList gate off). Added for teaching: `limit`/`continue_`
 paging, compaction (`compact`, `expire_before`: a list at an older RV raises
 `errors.Gone`, a watch from one gets an ERROR event with a 410 Status),
 bookmarks (`send_bookmark`), `expire_watches` and `send_error`, the streaming
@@ -123,12 +124,27 @@ class FakeSource:
 
     def fail_next_list(self, error: Exception | None = None) -> None:
         """The next list raises `error` (default: the server is unreachable)."""
-        refused = errors.ServerUnreachable("connection refused")
+        refused = errors.ServerUnreachable("connection refused", connection_refused=True)
         self.client.add_reactor("list", self.resource, fail_once(error or refused))
+
+    def refuse_watch_lists(self) -> None:
+        """From now on a watch with send_initial_events answers 422 Invalid (WatchList off on the server)."""
+
+        def refuse(action: Any) -> tuple[bool, Any]:
+            if (action.obj or {}).get("send_initial_events"):
+                cause = {"reason": "FieldValueForbidden", "field": "sendInitialEvents",
+                         "message": "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList "
+                                    "feature gate is enabled"}
+                status = errors.new_status(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: '
+                                           + cause["field"] + ": " + cause["message"], {"causes": [cause]})
+                raise errors.APIError.from_status(422, status)
+            return False, None
+
+        self.client.prepend_reactor("watch", self.resource, refuse)
 
     def fail_next_watch(self, error: Exception | None = None) -> None:
         """The next watch call raises `error` (default: the server is unreachable)."""
-        refused = errors.ServerUnreachable("connection refused")
+        refused = errors.ServerUnreachable("connection refused", connection_refused=True)
         self.client.add_reactor("watch", self.resource, fail_once(error or refused))
 
     # -- the ListerWatcher protocol --------------------------------------------

@@ -1,7 +1,7 @@
 """Exercises a learner can check: `k8slab.exercises.check("09.2", my_answer)`.
 
 Each notebook's checkable exercises are defined in one module, named after
-the notebook (`e07.py`, `e09.py`), with the scenarios that matter; the
+the notebook (`e07.py`, `e09.py`, ...), with the scenarios that matter; the
 framework is `framework.py`. Reference answers live in
 `notebooks/solutions/NN-solutions.ipynb`, which run under nbval like the
 course; `tests/unit/test_views_exercises.py` proves that every check passes
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from k8slab.views.exercises import e07, e09, e13, e14  # noqa: F401  (each registers its notebook's exercises)
+from k8slab.views.exercises import e00, e01, e02, e03, e04, e05  # noqa: F401  (notebooks 00-05)
+from k8slab.views.exercises import e07, e09, e10, e11, e12, e13, e14  # noqa: F401  (each registers its notebook's exercises)
 from k8slab.views.exercises.framework import Exercise, Result, exercise, exercise_ids, run_exercise
 
 __all__ = ["Exercise", "Result", "check", "describe", "exercise", "exercise_ids", "run"]
