@@ -35,6 +35,13 @@ to them. The status is written with a merge patch of the status subresource
 (what kopf's own `patch.status` does), not a PUT: a Foo from the index may
 be older than the stored one, and kopf retries no `on.event` handler.
 
+With `external_dir` (`--external-dir DIR`), it is notebook 12's operator
+(k8slab/samplecontroller/operator.py) the kopf way: a record per Foo in a
+`DirectoryRegistry`, removed by an `@kopf.on.delete` handler, for which kopf
+itself puts its finalizer (`kopf.zalando.org/KopfFinalizerMarker`) on every
+Foo and takes it off once the handler succeeds; and the status gains
+observedGeneration and an Available condition, as the other two write them.
+
 Kept: every branch of syncHandler, its reasons and messages, the Deployment
 sample-controller builds (`new_deployment`). Its writes name `kopf-foo` as
 their field manager.
@@ -56,7 +63,7 @@ import kopf
 
 from k8slab import errors
 from k8slab.chain import load_kubeconfig
-from k8slab.meta import get_controller_of, is_controlled_by
+from k8slab.meta import get_controller_of, is_controlled_by, set_status_condition
 from k8slab.samplecontroller.clientset import new_for_kubeconfig
 from k8slab.samplecontroller import (
     ERR_RESOURCE_EXISTS,
@@ -66,6 +73,7 @@ from k8slab.samplecontroller import (
     new_deployment,
 )
 from k8slab.samplecontroller.crd import GROUP, KIND, VERSION
+from k8slab.samplecontroller.operator import DirectoryRegistry
 
 __all__ = ["AGENT_NAME", "KopfFoo", "main", "new_registry", "new_settings"]
 
@@ -108,9 +116,30 @@ def new_settings() -> kopf.OperatorSettings:
     return settings
 
 
-def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst: int = 0) -> kopf.OperatorRegistry:
-    """The Foo controller's handlers, on a registry of their own (so several can run in one process)."""
+def operator_status(foo: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]:
+    """The operator's status (operator.py's update_foo_status): availableReplicas, observedGeneration,
+    and the Available condition, its lastTransitionTime kept unless its status flips."""
+    available = (deployment.get("status") or {}).get("availableReplicas", 0)
+    wanted = foo["spec"].get("replicas") or 0
+    generation = foo["metadata"].get("generation", 0)
+    ok = available >= wanted and (deployment.get("status") or {}).get("observedGeneration", 0) >= \
+        deployment["metadata"].get("generation", 0)
+    conditions = [dict(c) for c in (foo.get("status") or {}).get("conditions") or []]
+    set_status_condition(conditions, {
+        "type": "Available", "status": "True" if ok else "False",
+        "reason": "MinimumReplicasAvailable" if ok else "ReplicasUnavailable",
+        "message": f"{available} of {wanted} replicas available", "observedGeneration": generation,
+    })
+    return {"availableReplicas": available, "observedGeneration": generation, "conditions": conditions}
+
+
+def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst: int = 0,
+                 external_dir: str | os.PathLike[str] | None = None) -> kopf.OperatorRegistry:
+    """The Foo controller's handlers, on a registry of their own (so several can run in one process).
+
+    With `external_dir`, the operator's: records in a DirectoryRegistry, kopf's finalizer, conditions."""
     registry = kopf.OperatorRegistry()
+    records = DirectoryRegistry(external_dir) if external_dir else None
     clients = new_for_kubeconfig(kubeconfig, qps=qps, burst=burst, user_agent=f"{AGENT_NAME}/k8slab")
     locks: collections.defaultdict[tuple[str, str], threading.Lock] = collections.defaultdict(threading.Lock)
     locks_lock = threading.Lock()
@@ -140,6 +169,8 @@ def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst:
             foo = read_foo()
             if foo is None:
                 return  # gone: its Deployments go by garbage collection
+            if records is not None and foo["metadata"].get("deletionTimestamp"):
+                return  # being deleted: the on.delete handler's, not ours (it would register it again)
             deployment_name = foo["spec"].get("deploymentName")
             if not deployment_name:
                 log.warning("%s/%s: deployment name must be specified", namespace, name)
@@ -158,11 +189,15 @@ def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst:
                 if replicas is not None and replicas != deployment["spec"].get("replicas"):
                     deployment = client.update(new_deployment(foo), field_manager=AGENT_NAME)
                 status = {"availableReplicas": (deployment.get("status") or {}).get("availableReplicas", 0)}
+                if records is not None:
+                    status = operator_status(foo, deployment)
                 clients.samplecontroller_v1alpha1().foos(namespace).patch(
                     name, {"status": status}, "merge", "status", field_manager=AGENT_NAME)
             except errors.APIError as exc:  # AlreadyExists (the index is behind), Conflict, ...: retry
                 raise kopf.TemporaryError(f"{exc}", delay=backoff(retry)) from None
             kopf.event(foo, type="Normal", reason=SUCCESS_SYNCED, message=MESSAGE_RESOURCE_SYNCED)
+            if records is not None:
+                records.register(f"{namespace}/{name}", foo["spec"].get("replicas") or 0)
 
     @kopf.on.resume(*FOOS, id="foo_changed", registry=registry)
     @kopf.on.create(*FOOS, id="foo_changed", registry=registry)
@@ -170,6 +205,16 @@ def new_registry(kubeconfig: str | os.PathLike[str], *, qps: float = 0.0, burst:
     def foo_changed(body: kopf.Body, namespace: str, name: str, retry: int, deployments: kopf.Index,
                     **_: Any) -> None:
         sync_foo(namespace, name, lambda: dict(body), deployments, retry)  # the event's Foo is the newest
+
+    if records is not None:
+        @kopf.on.delete(*FOOS, id="foo_deleted", registry=registry)
+        def foo_deleted(body: kopf.Body, namespace: str, name: str, **_: Any) -> None:
+            """Clean up outside the cluster; kopf removes its finalizer once this returns."""
+            with locks_lock:
+                lock = locks[namespace, name]
+            with lock:  # not while a sync of this Foo may register it again
+                records.deregister(f"{namespace}/{name}")
+            kopf.event(dict(body), type="Normal", reason="Finalized", message="external record removed")
 
     @kopf.on.event(*DEPLOYMENTS, id="deployment_event", registry=registry)
     def deployment_event(body: kopf.Body, namespace: str, foos: kopf.Index, deployments: kopf.Index,
@@ -193,9 +238,9 @@ class KopfFoo:
     """The kopf Foo controller in a background thread of this process."""
 
     def __init__(self, kubeconfig: str | os.PathLike[str], *, namespace: str = "", qps: float = 0.0,
-                 burst: int = 0) -> None:
+                 burst: int = 0, external_dir: str | os.PathLike[str] | None = None) -> None:
         self.kubeconfig, self.namespace = os.fspath(kubeconfig), namespace
-        self.registry = new_registry(self.kubeconfig, qps=qps, burst=burst)
+        self.registry = new_registry(self.kubeconfig, qps=qps, burst=burst, external_dir=external_dir)
         self.settings = new_settings()
         self._stop, self._ready = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
@@ -250,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--namespace", default="", help="watch only this namespace (default: all)")
     p.add_argument("--kube-api-qps", type=float, default=0.0, help="the controller's own writes (0: 5 per group version)")
     p.add_argument("--kube-api-burst", type=int, default=0)
+    p.add_argument("--external-dir", default="",
+                   help="the operator's patterns: a record per Foo here, removed by an on.delete handler (kopf's finalizer), conditions")
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if not args.verbose else logging.INFO if args.verbose == 1 else logging.DEBUG,
@@ -257,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.kubeconfig:
         print("error: --kubeconfig (or $KUBECONFIG) is required", file=sys.stderr)
         return 2
-    registry = new_registry(args.kubeconfig, qps=args.kube_api_qps, burst=args.kube_api_burst)
+    registry = new_registry(args.kubeconfig, qps=args.kube_api_qps, burst=args.kube_api_burst,
+                            external_dir=args.external_dir or None)
     asyncio.run(operate(registry, new_settings(), args.namespace))  # kopf stops on SIGTERM / SIGINT
     return 0
 

@@ -24,6 +24,13 @@ sample-controller reads from its informers only (no `get`) and has no leader
 election. A controller that watches one namespace gets its ClusterRole
 through a RoleBinding there; the Go sample-controller watches every
 namespace (main.go has no flag for one), so it gets a ClusterRoleBinding.
+
+`operator=True` adds what the operator's patterns need (`run(...,
+external_dir=...)`): `update` on foos, to add and remove the finalizer
+(k8slab's and controller-runtime's; kopf adds its own with the `patch` it has).
+`omit=["create deployments", "update foos/status"]` leaves those verbs out,
+so a notebook can make a controller fail where it wants, and put them back
+by installing again without `omit`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ from k8slab import errors
 from k8slab.samplecontroller.crd import GROUP
 from k8slab.samplecontroller.rbac import binding, create_or_replace
 
-__all__ = ["CLUSTER_SCOPED", "LEASE_RULES", "RULES", "cluster_role", "install_rbac", "kubeconfig_for", "user_name"]
+__all__ = ["CLUSTER_SCOPED", "LEASE_RULES", "OPERATOR_RULES", "RULES", "cluster_role", "install_rbac",
+           "kubeconfig_for", "user_name"]
 
 _GET_LIST_WATCH = ["get", "list", "watch"]
 _WRITE_DEPLOYMENTS = {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create", "update"]}
@@ -62,6 +70,8 @@ RULES: dict[str, list[dict[str, Any]]] = {
 }
 RULES["k8slab-one-bucket"] = copy.deepcopy(RULES["k8slab"])  # the same controller, one rate limiter
 LEASE_RULES = [_rule("coordination.k8s.io", "leases", ["get", "create", "update"])]
+OPERATOR_RULES = {"k8slab": [_rule(GROUP, "foos", ["update"])], "controller-runtime": [_rule(GROUP, "foos", ["update"])],
+                  "kopf": []}  # kopf's finalizer goes on with its patch of foos
 CLUSTER_SCOPED = {"sample-controller"}  # watches every namespace, whatever it is asked
 
 
@@ -76,19 +86,35 @@ def _role_name(controller: str) -> str:
     return f"k8slab:{user_name(controller)}"
 
 
-def cluster_role(controller: str) -> dict[str, Any]:
+def cluster_role(controller: str, *, operator: bool = False, omit: Any = ()) -> dict[str, Any]:
+    """The controller's ClusterRole; `operator`: plus OPERATOR_RULES; less each "verb resource" in `omit`."""
+    rules = copy.deepcopy(RULES[controller])
+    if operator:
+        if controller not in OPERATOR_RULES:
+            raise errors.UsageError(f"{controller} has no operator patterns; these have: {', '.join(OPERATOR_RULES)}")
+        rules += copy.deepcopy(OPERATOR_RULES[controller])
+    for pair in omit:
+        verb, _, resource = pair.partition(" ")
+        if not any(resource in r["resources"] and verb in r["verbs"] for r in rules):
+            raise errors.UsageError(f"omit={pair!r}: {controller}'s role has no such rule; write 'verb resource', "
+                                    "e.g. 'create deployments' or 'update foos/status'")
+        for r in rules:
+            if resource in r["resources"]:
+                r["verbs"] = [v for v in r["verbs"] if v != verb]
+    rules = [r for r in rules if r["verbs"]]
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": _role_name(controller)}, "rules": copy.deepcopy(RULES[controller])}
+            "metadata": {"name": _role_name(controller)}, "rules": rules}
 
 
-def install_rbac(admin: Any, controller: str, *, namespace: str = "", leader_election_namespace: str = "") -> str:
+def install_rbac(admin: Any, controller: str, *, namespace: str = "", leader_election_namespace: str = "",
+                 operator: bool = False, omit: Any = ()) -> str:
     """Grant `controller`'s rules to its user, in `namespace` only if it watches only that; returns the user.
 
-    `admin` is a DictClientset allowed to grant them.
+    `admin` is a DictClientset allowed to grant them; `operator`, `omit`: see `cluster_role`.
     """
     user, role = user_name(controller), _role_name(controller)
     rbac = admin.rbac_v1()
-    create_or_replace(rbac.cluster_roles(), cluster_role(controller))
+    create_or_replace(rbac.cluster_roles(), cluster_role(controller, operator=operator, omit=omit))
     if namespace and controller not in CLUSTER_SCOPED:
         create_or_replace(rbac.role_bindings(namespace), binding("RoleBinding", "ClusterRole", role, user, namespace))
     else:
@@ -104,9 +130,10 @@ def install_rbac(admin: Any, controller: str, *, namespace: str = "", leader_ele
 
 
 def kubeconfig_for(lab: Any, admin: Any, controller: str, *, namespace: str = "",
-                   leader_election_namespace: str = "") -> Path:
+                   leader_election_namespace: str = "", operator: bool = False) -> Path:
     """RBAC for `controller` (install_rbac), and a kubeconfig for its user from the lab (mode 0600)."""
-    user = install_rbac(admin, controller, namespace=namespace, leader_election_namespace=leader_election_namespace)
+    user = install_rbac(admin, controller, namespace=namespace, leader_election_namespace=leader_election_namespace,
+                        operator=operator)
     path = Path(lab.user(user))
     os.chmod(path, 0o600)
     return path

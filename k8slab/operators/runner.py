@@ -14,6 +14,12 @@ The controllers, and what `qps=None` (each program's own default) means:
     kopf                 python -m k8slab.operators.kopf_foo (or in-process) writes: 5/10 per group version;
                                                                             kopf's own requests: none
 
+`external_dir` runs the operator of notebook 12 instead (k8slab, controller-runtime
+and kopf): a finalizer that removes each Foo's record in that directory (files
+a `DirectoryRegistry` reads), observedGeneration and an Available condition;
+its RBAC needs `kubeconfig_for(..., operator=True)`. `kill()` is SIGKILL: no
+cleanup, no Lease released, the way a crash or an OOM kill ends a controller.
+
 `qps`/`burst` set the client limits where the program has a flag for them;
 the Go sample-controller has none (nor one for a namespace, nor leader
 election): asking it for any is a UsageError, and it watches every
@@ -42,7 +48,7 @@ from importlib import resources
 from k8slab import errors
 from k8slab.lab.goprograms import GoProgram, go_program
 
-__all__ = ["CONTROLLERS", "GO_PROGRAMS", "Running", "run"]
+__all__ = ["CONTROLLERS", "GO_PROGRAMS", "OPERATORS", "Running", "run"]
 
 CONTROLLERS = ("k8slab", "k8slab-one-bucket", "sample-controller", "controller-runtime", "kopf")
 CONTROLLER_RUNTIME_VERSION = "v0.25.3"  # the newest v0.25 the module proxy serves (client-go v0.37)
@@ -90,6 +96,14 @@ class Running:
         except OSError:
             return "(no log yet)"
 
+    def kill(self) -> None:
+        """SIGKILL the process (group) and reap it: it gets no chance to finish anything."""
+        if self.proc is None:
+            raise errors.UsageError(f"{self.name} runs in this process: it cannot be killed, only stopped")
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (each program then stops its workers and releases its Lease), SIGKILL after `timeout`."""
         if self.in_process is not None:
@@ -116,11 +130,17 @@ class Running:
         return f"<{self.name} {where}, {how}, {'running' if self.running else 'stopped'}>"
 
 
+OPERATORS = ("k8slab", "controller-runtime", "kopf")  # the ones with the operator's patterns (external_dir)
+
+
 def command(name: str, kubeconfig: str | os.PathLike[str], *, namespace: str = "", qps: float | None = None,
-            burst: int | None = None, leader_elect: bool = False, progress: Any = print) -> list[str]:
+            burst: int | None = None, leader_elect: bool = False, external_dir: str | os.PathLike[str] | None = None,
+            progress: Any = print) -> list[str]:
     """The command line that runs controller `name` (building a Go program first if needed)."""
     if name not in CONTROLLERS:
         raise errors.UsageError(f"unknown controller {name!r}; choose one of: {', '.join(CONTROLLERS)}")
+    if external_dir and name not in OPERATORS:
+        raise errors.UsageError(f"{name} has no operator patterns (no external_dir); these have: {', '.join(OPERATORS)}")
     kubeconfig = os.fspath(kubeconfig)
     if name == "sample-controller":
         refused = [what for what, asked in [("qps/burst", qps is not None or burst is not None),
@@ -149,17 +169,22 @@ def command(name: str, kubeconfig: str | os.PathLike[str], *, namespace: str = "
         cmd += ["--leader-elect"]
         if name != "controller-runtime":  # it defaults to the watched namespace
             cmd += ["--leader-elect-resource-namespace", namespace or "kube-system"]
+    if external_dir:
+        cmd += ["--external-dir", os.fspath(external_dir)]
     return cmd
 
 
 def run(name: str, kubeconfig: str | os.PathLike[str], *, namespace: str = "", qps: float | None = None,
-        burst: int | None = None, leader_elect: bool = False, in_process: bool = False,
-        log_dir: str | os.PathLike[str] | None = None, progress: Any = print) -> Running:
+        burst: int | None = None, leader_elect: bool = False, external_dir: str | os.PathLike[str] | None = None,
+        in_process: bool = False, log_dir: str | os.PathLike[str] | None = None, progress: Any = print) -> Running:
     """Start Foo controller `name` against the cluster of `kubeconfig` (see the module docstring)."""
     if in_process:
-        return Running(name, namespace, in_process=_in_process(name, kubeconfig, namespace, qps, burst, leader_elect))
+        if external_dir and name not in OPERATORS:
+            raise errors.UsageError(f"{name} has no operator patterns (no external_dir); these have: {', '.join(OPERATORS)}")
+        controller = _in_process(name, kubeconfig, namespace, qps, burst, leader_elect, external_dir)
+        return Running(name, namespace, in_process=controller)
     cmd = command(name, kubeconfig, namespace=namespace, qps=qps, burst=burst, leader_elect=leader_elect,
-                  progress=progress)
+                  external_dir=external_dir, progress=progress)
     folder = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="k8slab-operators-"))
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"{name}{'-' + namespace if namespace else ''}.log"
@@ -170,14 +195,14 @@ def run(name: str, kubeconfig: str | os.PathLike[str], *, namespace: str = "", q
 
 
 def _in_process(name: str, kubeconfig: Any, namespace: str, qps: float | None, burst: int | None,
-                leader_elect: bool) -> Any:
+                leader_elect: bool, external_dir: Any = None) -> Any:
     limits = {k: v for k, v in [("qps", qps), ("burst", burst)] if v is not None}
     if name == "kopf":
         if leader_elect:
             raise errors.UsageError("kopf runs standalone here: no leader_elect")
         from k8slab.operators.kopf_foo import KopfFoo
 
-        return KopfFoo(kubeconfig, namespace=namespace, **limits).start()
+        return KopfFoo(kubeconfig, namespace=namespace, external_dir=external_dir, **limits).start()
     if name in ("k8slab", "k8slab-one-bucket"):
         from k8slab.chain import new_token_bucket_rate_limiter
         from k8slab.samplecontroller import App, LeaderElectionOptions
@@ -185,5 +210,11 @@ def _in_process(name: str, kubeconfig: Any, namespace: str, qps: float | None, b
         election = LeaderElectionOptions(resource_namespace=namespace or "kube-system") if leader_elect else None
         if name == "k8slab-one-bucket":  # one bucket for both clientsets, as a rest.Config's RateLimiter
             limits["rate_limiter"] = new_token_bucket_rate_limiter(qps or 5.0, burst or 10)
+        if external_dir:
+            import functools
+
+            from k8slab.samplecontroller.operator import DirectoryRegistry, new_operator
+
+            limits["new_controller_func"] = functools.partial(new_operator, registry=DirectoryRegistry(external_dir))
         return App(kubeconfig, namespace=namespace, leader_election=election, **limits).start()
     raise errors.UsageError(f"{name} is a Go program: it runs as a process only (in_process=False)")

@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--leader-elect-resource-namespace", default=le.resource_namespace)
     p.add_argument("--leader-elect-resource-name", default=le.resource_name)
     p.add_argument("--id", default="", help="this candidate's identity (default: hostname_uuid)")
+    p.add_argument("--external-dir", default="",
+                   help="run notebook 12's operator instead (operator.py): a finalizer that removes each Foo's "
+                        "record in this directory, observedGeneration, an Available condition")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: info, -vv: debug")
     return p.parse_args(argv)
 
@@ -90,9 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         from k8slab.chain import new_token_bucket_rate_limiter
 
         limiter = new_token_bucket_rate_limiter(args.kube_api_qps or 5.0, args.kube_api_burst or 10)
+    extra = {}
+    if args.external_dir:
+        import functools
+
+        from k8slab.samplecontroller.operator import DirectoryRegistry, new_operator
+
+        extra["new_controller_func"] = functools.partial(new_operator, registry=DirectoryRegistry(args.external_dir))
     app = App(args.kubeconfig, workers=args.workers, namespace=args.namespace, resync=args.resync,
               qps=args.kube_api_qps, burst=args.kube_api_burst, leader_election=leader_election,
-              rate_limiter=limiter)
+              rate_limiter=limiter, **extra)
     try:
         code = app.run(stop)
     finally:

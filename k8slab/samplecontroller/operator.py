@@ -22,11 +22,19 @@ this subclass to show three patterns it leaves out, each a few lines here:
 
 RBAC: on top of the controller's ClusterRole, the operator updates Foos
 (to add and remove its finalizer): `rbac.install_rbac(..., extra_rules=OPERATOR_RULES)`.
+
+As a process (`python -m k8slab.samplecontroller --external-dir DIR`, and
+`k8slab.operators.run("k8slab", ..., external_dir=DIR)`), the outside world is
+a `DirectoryRegistry`: one file per Foo, which the controller-runtime and
+kopf versions of this operator (k8slab/operators/) write the same way, so
+notebook 14 can read what any of them left behind.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from k8slab import errors
@@ -35,7 +43,8 @@ from k8slab.meta import add_finalizer, contains_finalizer, remove_finalizer, set
 from k8slab.record import NORMAL
 from k8slab.samplecontroller.controller import FIELD_MANAGER, Controller, new_controller
 
-__all__ = ["FINALIZER", "OPERATOR_RULES", "ExternalRegistry", "OperatorController", "new_operator"]
+__all__ = ["FINALIZER", "OPERATOR_RULES", "DirectoryRegistry", "ExternalRegistry", "OperatorController",
+           "new_operator"]
 
 FINALIZER = "samplecontroller.k8s.io/cleanup"
 OPERATOR_RULES = [{"apiGroups": ["samplecontroller.k8s.io"], "resources": ["foos"], "verbs": ["update"]}]
@@ -63,6 +72,47 @@ class ExternalRegistry:
     def keys(self) -> list[str]:
         with self._lock:
             return sorted(self._records)
+
+
+class DirectoryRegistry:
+    """`ExternalRegistry` as files: "<namespace>.<name>" in `path`, holding the replicas registered.
+
+    Shared by processes and languages (k8slab/operators/assets/crfoo/operator.go writes the same
+    files); a namespace has no dot, so the first dot of a file name ends it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def _file(self, key: str) -> Path:
+        namespace, _, name = key.partition("/")
+        return self.path / f"{namespace}.{name}"
+
+    def register(self, key: str, replicas: int) -> None:
+        tmp = self._file(key).with_name(self._file(key).name + ".tmp")
+        tmp.write_text(str(replicas))
+        tmp.replace(self._file(key))  # a rename: a reader never sees half a record
+
+    def deregister(self, key: str) -> None:
+        self._file(key).unlink(missing_ok=True)
+
+    def records(self) -> dict[str, int]:
+        """key -> replicas, for every record there now."""
+        out = {}
+        for f in self.path.iterdir():
+            if f.is_file() and not f.name.endswith(".tmp"):
+                namespace, _, name = f.name.partition(".")
+                try:
+                    out[f"{namespace}/{name}"] = int(f.read_text() or 0)
+                except (OSError, ValueError):  # deleted or being replaced right now
+                    continue
+        return dict(sorted(out.items()))
+
+    def keys(self) -> list[str]:
+        return list(self.records())
+
+    def __repr__(self) -> str:
+        return f"<DirectoryRegistry {len(self.keys())} records>"
 
 
 class OperatorController(Controller):

@@ -26,7 +26,9 @@ is no link when the working directory is outside the repository, so no output
 ever carries an absolute path.
 
 Kept: functions, methods (bound or not, static and class methods, properties),
-classes, decorated functions (through `__wrapped__`).
+classes, decorated functions (through `__wrapped__`); a start anchor on a
+decorator line takes the decorated def from that decorator on (kopf's handlers
+are defined that way, inside the function that registers them).
 Left out: objects without Python source (builtins, C extensions).
 """
 
@@ -57,6 +59,7 @@ class PySource:
     end_line: int
     text: str  # dedented
     href: str | None  # relative to the working directory, or None
+    language: str = "python"  # "go" for k8slab's own Go (ownsource.py)
 
 
 def python_source(obj: Any, *, start: str | None = None, end: str | None = None) -> PySource:
@@ -164,6 +167,7 @@ def _heads(tree: ast.AST | None, lines: list[str], first: int) -> set[int]:
         return set(range(len(lines)))
     nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.ExceptHandler)) and not _is_doc(n)]
     starts = {n.lineno - first for n in nodes}
+    starts |= {d.lineno - first for n in nodes for d in getattr(n, "decorator_list", ())}
     clauses = {i for i, line in enumerate(lines) if line.lstrip().startswith(_CLAUSES)}
     return {i for i in starts | clauses if 0 <= i < len(lines)}
 
@@ -189,7 +193,8 @@ def _unit_end(tree: ast.AST | None, line: int) -> int:
     if tree is None:
         return line
     nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.ExceptHandler))]
-    starting = [n.end_lineno or n.lineno for n in nodes if n.lineno == line]
+    starting = [n.end_lineno or n.lineno for n in nodes
+                if n.lineno == line or line in {d.lineno for d in getattr(n, "decorator_list", ())}]
     if starting:
         return max(starting)
     around = [n for n in nodes if isinstance(n, ast.stmt) and n.lineno < line <= (n.end_lineno or n.lineno)]

@@ -20,6 +20,12 @@ are. Hence three rules:
   without a module cache;
 - `K8SLAB_UPSTREAM=link` makes the Go column the link alone even where the
   code is available: notebooks are executed for committing with it set.
+
+k8slab's own Go (the controller-runtime reconciler in
+`k8slab/operators/assets/crfoo/`) is not upstream's: named as
+`show_source("k8slab/operators/assets/crfoo/main.go:FooReconciler.Reconcile")`
+it takes the left column, shown in full like Python, between markers that
+name its file (`ownsource.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, Sequence
 
 from k8slab.errors import UsageError
 from k8slab.views.goscan import GoDecl
+from k8slab.views.ownsource import OWN_GO_BEGIN, OWN_GO_END, is_own_go_spec, own_go_source
 from k8slab.views.pysource import PySource, python_source
 from k8slab.views.upstream import GoRef, parse_go_ref, read_declaration
 
@@ -103,8 +110,11 @@ class SourceView:
             p = self.python
             where = f"{p.path}:{p.line}" if p.path else f"line {p.line}"
             link = f'<a href="{html.escape(p.href)}">{where}</a>' if p.href else html.escape(where)
-            columns.append(_column(f"k8slab · {link} · <code>{html.escape(p.name)}</code>",
-                                   _highlight(p.text, "python", p.line)))
+            column = _column(f"k8slab · {link} · <code>{html.escape(p.name)}</code>",
+                             _highlight(p.text, p.language, p.line))
+            if p.language == "go":  # k8slab's own Go: kept, and marked as ours (ownsource.py)
+                column = f"{OWN_GO_BEGIN}{html.escape(p.path)} -->{column}{OWN_GO_END}"
+            columns.append(column)
         if self.go:
             parts = [_go_html(part, self.missing) for part in self.go]
             columns.append(UPSTREAM_BEGIN + _column_open() + "".join(parts) + "</div>" + UPSTREAM_END)
@@ -169,7 +179,9 @@ def show_source(
 ) -> SourceView:
     """Show `obj`'s Python source beside the Go declaration(s) `go` names.
 
-    `obj`: a k8slab function, method or class (or None for Go alone).
+    `obj`: a k8slab function, method or class (or None for Go alone), or
+    k8slab's own Go as "k8slab/<path>.go:<Name>" (ownsource.py), e.g.
+    "k8slab/operators/assets/crfoo/main.go:FooReconciler.Reconcile".
     `go`: "<module>/<file>.go:<Name>", e.g.
     "k8s.io/client-go/tools/cache/delta_fifo.go:DeltaFIFO.Replace" (a method as
     Type.Method; a func, type, or a name of a const/var block), or a list of them.
@@ -181,7 +193,13 @@ def show_source(
     `display(show_source(...))` elsewhere)."""
     if obj is None and not go:
         raise UsageError("show_source: give a k8slab object, a go='<module>/<file>.go:<Name>', or both")
-    python = python_source(obj, start=start, end=end) if obj is not None else None
+    if is_own_go_spec(obj):
+        python = own_go_source(obj, start=start, end=end)
+    elif isinstance(obj, str):
+        raise UsageError(f"show_source({obj!r}): a string names k8slab's own Go, "
+                         "'k8slab/<path>.go:<Name>'; pass Python objects themselves, upstream Go as go=...")
+    else:
+        python = python_source(obj, start=start, end=end) if obj is not None else None
     specs = [go] if isinstance(go, str) else list(go or [])
     refs = [parse_go_ref(spec) for spec in specs]
     link_only = upstream_mode() == "link"

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from k8slab.views.ownsource import OWN_GO_BEGIN, OWN_GO_END
 from k8slab.views.source import UPSTREAM_BEGIN, UPSTREAM_END
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
 PATHS = sorted(NOTEBOOKS.rglob("*.ipynb"))
 
 GO_SOURCE = [
@@ -35,6 +37,10 @@ SECRETS = {
 }
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/(?:tmp|root|home)/[^\s'\"<>]*")
 UPSTREAM_BLOCK = re.compile(re.escape(UPSTREAM_BEGIN) + r"([\s\S]*?)" + re.escape(UPSTREAM_END))
+# k8slab's own Go (show_source("k8slab/...go:Name")): in HTML between markers naming the file; in the
+# plain text a header naming the file, then numbered lines. Both are checked against the file itself.
+OWN_GO_HTML = re.compile(re.escape(OWN_GO_BEGIN) + r"(k8slab/\S+\.go) -->([\s\S]*?)" + re.escape(OWN_GO_END))
+OWN_GO_TEXT = re.compile(r"^(k8slab/\S+\.go):\d+  \S+\n((?:[ \t]*\d+ \|.*(?:\n|$))+)", re.M)
 
 # Every notebook's first cell still shows `k8slab.connect()`'s line from before it
 # printed the kubeconfig as ~/... (main 018a860): the lead's clean re-run fixes them.
@@ -85,9 +91,33 @@ def test_the_notebooks_are_found():
     assert len(PATHS) >= 15 and any(p.parent.name == "solutions" for p in PATHS)
 
 
+def without_own_go(where: str, text: str) -> str:
+    """`text` without k8slab's own Go, once each of its lines is found in the k8slab file it names."""
+
+    def check(file: str, code_lines: list[str], match: str) -> str:
+        source = REPO / file
+        assert source.is_file(), f"{where}: own Go from {file}, which does not exist"
+        known = {line.strip() for line in source.read_text().split("\n")}
+        foreign = [line for line in code_lines if line.strip() and line.strip() not in known]
+        assert not foreign, f"{where}: Go marked as k8slab's own ({file}) that is not in that file: {foreign[:3]}"
+        return ""
+
+    def html_block(m: re.Match) -> str:
+        pres = re.findall(r"<pre[^>]*>([\s\S]*?)</pre>", m.group(2))
+        assert len(pres) == 2, f"{where}: an own-Go block without its line numbers and code"
+        return check(m.group(1), visible(pres[1]).split("\n"), m.group(0))
+
+    def text_block(m: re.Match) -> str:
+        code = [re.sub(r"^[ \t]*\d+ \|[ ]?", "", line) for line in m.group(2).split("\n")]
+        return check(m.group(1), code, m.group(0))
+
+    return OWN_GO_TEXT.sub(text_block, OWN_GO_HTML.sub(html_block, text))
+
+
 @pytest.mark.parametrize("path", notebook_params())
 def test_no_output_holds_go_source(path):
     for where, text in texts(path):
+        text = without_own_go(where, text)
         for block in UPSTREAM_BLOCK.findall(text):
             assert "<pre" not in block, f"{where}: an upstream block with code; run with K8SLAB_UPSTREAM=link"
             links = max(block.count("<a "), 1)  # a header (a link and a short note) per Go declaration
@@ -110,6 +140,21 @@ def test_no_output_names_an_absolute_path_of_the_machine(path):
     for where, text in texts(path):
         match = ABSOLUTE_PATH.search(text)
         assert match is None, f"{where}: an absolute path in a committed output: {match.group(0)}"
+
+
+def test_own_go_is_let_through_only_when_it_is_in_the_file_it_names():
+    from k8slab.views import show_source
+
+    view = show_source("k8slab/operators/assets/crfoo/main.go:FooReconciler.Reconcile")
+    for text in (view.html(), view.text()):
+        assert any(p.search(visible(text)) for p in GO_SOURCE)  # Go, as it is
+        assert not any(p.search(visible(without_own_go("test", text))) for p in GO_SOURCE)
+    forged = view.text().replace("log := logf.FromContext(ctx)", "log := upstream(ctx)")
+    with pytest.raises(AssertionError, match="not in that file"):
+        without_own_go("test", forged)
+    upstream = view.html().replace("crfoo/main.go -->", "crfoo/nothing.go -->")
+    with pytest.raises(AssertionError, match="does not exist"):
+        without_own_go("test", upstream)
 
 
 def test_the_go_patterns_catch_go_and_spare_python():

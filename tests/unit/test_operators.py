@@ -32,7 +32,7 @@ def test_go_programs_are_cached_per_version_under_the_cache_dir(tmp_path, monkey
 
 def test_our_go_program_is_keyed_by_its_sources(monkeypatch):
     files = OURS.source_files()
-    assert set(files) == {"main.go", "foo_types.go"}
+    assert set(files) == {"main.go", "foo_types.go", "operator.go"}
     assert b"Owns(&appsv1.Deployment{})" in files["main.go"]
     assert SAMPLE.source_files() == {}  # upstream's, unchanged
     before = OURS.cache_subdir
@@ -162,6 +162,56 @@ def test_python_controllers_get_their_flags(tmp_path):
         runner.command("foo", "/k")
     with pytest.raises(errors.UsageError, match="Go program"):
         runner.run("controller-runtime", "/k", in_process=True)
+
+
+def test_the_operators_take_an_external_dir_and_the_others_refuse_it():
+    for name in ("k8slab", "kopf"):
+        assert runner.command(name, "/k", namespace="demo", external_dir="/records")[-2:] == ["--external-dir", "/records"]
+    for name in ("sample-controller", "k8slab-one-bucket"):
+        with pytest.raises(errors.UsageError, match="no operator patterns.*k8slab, controller-runtime, kopf"):
+            runner.command(name, "/k", external_dir="/records")
+        with pytest.raises(errors.UsageError, match="no operator patterns"):
+            runner.run(name, "/k", external_dir="/records", in_process=True)
+
+
+def test_an_in_process_controller_cannot_be_killed():
+    class Thread:
+        running = True
+
+    with pytest.raises(errors.UsageError, match="cannot be killed, only stopped"):
+        runner.Running("kopf", "demo", in_process=Thread()).kill()
+
+
+def test_operator_rules_add_update_foos_and_omit_takes_verbs_away():
+    assert ("samplecontroller.k8s.io", "foos", "update") not in _rules("controller-runtime")
+    def rules(role):
+        return {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+    for name in ("k8slab", "controller-runtime"):
+        assert ("samplecontroller.k8s.io", "foos", "update") in rules(rbac.cluster_role(name, operator=True))
+    assert rules(rbac.cluster_role("kopf", operator=True)) == _rules("kopf")  # its finalizer goes on with patch
+    less = rules(rbac.cluster_role("k8slab", operator=True, omit=["create deployments", "update foos/status"]))
+    assert less == rules(rbac.cluster_role("k8slab", operator=True)) - {
+        ("apps", "deployments", "create"), ("samplecontroller.k8s.io", "foos/status", "update")}
+    assert not [r for r in rbac.cluster_role("k8slab", omit=["update foos/status"])["rules"] if not r["verbs"]]
+    with pytest.raises(errors.UsageError, match="no such rule; write 'verb resource'"):
+        rbac.cluster_role("kopf", omit=["delete pods"])
+    with pytest.raises(errors.UsageError, match="no operator patterns"):
+        rbac.cluster_role("sample-controller", operator=True)
+
+
+def test_a_directory_registry_is_one_file_per_foo_that_other_processes_can_read(tmp_path):
+    from k8slab.samplecontroller.operator import DirectoryRegistry
+
+    records = DirectoryRegistry(tmp_path / "records")
+    records.register("shop/web.v2", 3)  # a name may hold dots; a namespace may not
+    records.register("shop/db", 1)
+    records.register("shop/db", 2)
+    assert sorted(p.name for p in (tmp_path / "records").iterdir()) == ["shop.db", "shop.web.v2"]
+    assert (tmp_path / "records" / "shop.db").read_text() == "2"  # what operator.go writes too
+    assert records.records() == {"shop/db": 2, "shop/web.v2": 3} and records.keys() == ["shop/db", "shop/web.v2"]
+    records.deregister("shop/db")
+    records.deregister("shop/db")  # gone already: fine
+    assert DirectoryRegistry(tmp_path / "records").keys() == ["shop/web.v2"]
 
 
 # -- kopf ---------------------------------------------------------------------------------------------------

@@ -498,6 +498,87 @@ WRONG_00_05 = [
 ]
 
 
+def url_for(guess=False, core=True, scoped=True, versioned=True):
+    from k8slab.meta import SCOPE_NAMESPACE, GroupVersionKind, parse_group_version, unsafe_guess_kind_to_resource
+
+    def answer(mapper, obj):
+        group, version = parse_group_version(obj["apiVersion"])
+        mapping = mapper.rest_mapping(group, obj["kind"], *([version] if versioned else []))
+        resource = unsafe_guess_kind_to_resource(GroupVersionKind(group, version, obj["kind"])) if guess \
+            else mapping.resource
+        prefix = f"/apis/{group}/{mapping.resource.version}" if group or not core else f"/api/{version}"
+        namespaced = mapping.scope == SCOPE_NAMESPACE or not scoped
+        where = f"/namespaces/{obj['metadata'].get('namespace', 'default')}" if namespaced else ""
+        return f"{prefix}{where}/{resource.resource}/{obj['metadata']['name']}"
+
+    return answer
+
+
+def rules_from_markers(verbs_sep=";", core=True, unquote=True, comments_only=True):
+    import re
+
+    marker = re.compile(r"^\s*//\s*\+kubebuilder:rbac:(.*)$" if comments_only else r"kubebuilder:rbac:([^\s\"]*)", re.M)
+
+    def answer(source):
+        triples = set()
+        for args in marker.findall(source):
+            fields = dict(part.split("=", 1) for part in args.strip().split(",") if "=" in part)
+            values = {k: [v.strip('"') if unquote else v for v in fields.get(k, "").split(verbs_sep)]
+                      for k in ("groups", "resources", "verbs")}
+            groups = ["" if g == "core" and core else g for g in values["groups"]]
+            triples |= {(g, r, v) for g in groups for r in values["resources"] for v in values["verbs"]}
+        return triples
+
+    return answer
+
+
+def finalize(register_first=False, in_place=False, drop_all=False, swallow=False, deletion_if_ours=False):
+    from k8slab.cache import deep_copy
+    from k8slab.meta import add_finalizer, contains_finalizer, remove_finalizer
+    from k8slab.samplecontroller.operator import FINALIZER
+
+    def answer(foo, registry):
+        key = f"{foo['metadata']['namespace']}/{foo['metadata']['name']}"
+        ours = contains_finalizer(foo, FINALIZER)
+        if foo["metadata"].get("deletionTimestamp") and (ours or not deletion_if_ours):
+            if not ours:
+                return None
+            try:
+                registry.deregister(key)
+            except Exception:
+                if not swallow:
+                    raise
+            foo = deep_copy(foo)
+            if drop_all:
+                foo["metadata"]["finalizers"] = []
+            else:
+                remove_finalizer(foo, FINALIZER)
+            return foo
+        if register_first:
+            registry.register(key, foo["spec"].get("replicas") or 0)
+        if not ours:
+            foo = foo if in_place else deep_copy(foo)
+            add_finalizer(foo, FINALIZER)
+            return foo
+        registry.register(key, foo["spec"].get("replicas") or 0)
+        return None
+
+    return answer
+
+
+def status_is_current(missing_is_current=False, conditions=True):
+    from k8slab.meta import find_status_condition
+
+    def answer(foo):
+        generation = foo["metadata"]["generation"]
+        status = foo.get("status") or {}
+        observed = status.get("observedGeneration", generation if missing_is_current else None)
+        available = find_status_condition(status.get("conditions"), "Available") or {}
+        return observed == generation and (not conditions or available.get("observedGeneration") == generation)
+
+    return answer
+
+
 # (exercise, wrong answer, the scenario that must fail, words its message must hold)
 WRONG = [
     pytest.param("06.1", {**FIRST_EVENTS, "0": [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]}, 'from "0"',
@@ -591,6 +672,36 @@ WRONG = [
     pytest.param("12.2", ["10:00", "10:05", "10:07", "10:09"], "Available", ["'10:00', '10:00', '10:07', '10:07'",
                  "only when the status flips"], id="12.2: every write moves it"),
     pytest.param("12.2", "10:00 10:00 10:07 10:07", "Available", ["a list of four"], id="12.2: a string"),
+    pytest.param("13.1", url_for(guess=True), "octopi", ["/octopi/inky", "/octopuses/inky", "spec.names.plural"],
+                 id="13.1: guesses the plural from the kind"),
+    pytest.param("13.1", url_for(core=False), "a Pod", ["'/api/v1/namespaces/shop/pods/web'", "/apis//v1"],
+                 id="13.1: /apis for the core group too"),
+    pytest.param("13.1", url_for(scoped=False), "cluster-scoped", ["'/api/v1/nodes/node-1'", "namespaces/default"],
+                 id="13.1: everything in a namespace"),
+    pytest.param("13.1", url_for(versioned=False), "keeps its own version", ["autoscaling/v2", "object's version"],
+                 id="13.1: the preferred version instead of the object's"),
+    pytest.param("13.2", rules_from_markers(verbs_sep=","), "one marker", ["apps deployments get;list;watch", "';'"],
+                 id="13.2: values split on commas"),
+    pytest.param("13.2", rules_from_markers(core=False), "the core group", ["core events create", "(core) events"],
+                 id="13.2: groups=core kept as a group named core"),
+    pytest.param("13.2", rules_from_markers(unquote=False), "the core group", ['"" pods get', "quoted"],
+                 id="13.2: the quotes kept"),
+    pytest.param("13.2", rules_from_markers(comments_only=False), "grant nothing", ["delete", "comment lines"],
+                 id="13.2: any line that mentions a marker"),
+    pytest.param("14.1", finalize(register_first=True), "first time", ["['shop/web']", "claim before"],
+                 id="14.1: registers before claiming"),
+    pytest.param("14.1", finalize(in_place=True), "first time", ["the Foo it was given", "deep-copy"],
+                 id="14.1: changes the cache's object"),
+    pytest.param("14.1", finalize(drop_all=True), "only our finalizer", ["['foregroundDeletion']", "= []"],
+                 id="14.1: removes every finalizer"),
+    pytest.param("14.1", finalize(swallow=True), "cleanup fails", ["ConnectionError raised", "finalizers []"],
+                 id="14.1: lets go although the cleanup failed"),
+    pytest.param("14.1", finalize(deletion_if_ours=True), "no longer ours", ["None", "samplecontroller.k8s.io/cleanup"],
+                 id="14.1: claims a Foo that is being deleted"),
+    pytest.param("14.2", status_is_current(missing_is_current=True, conditions=False), "no way to tell",
+                 ["observedGeneration (none)", "= False", "treat it as stale"], id="14.2: no observedGeneration is current"),
+    pytest.param("14.2", status_is_current(conditions=False), "predates", ["condition's 3", "= False"],
+                 id="14.2: the condition's own generation ignored"),
 ]
 WRONG += WRONG_00_05
 

@@ -248,3 +248,67 @@ def test_the_module_cache_is_found_from_gomodcache(tmp_path, monkeypatch):
     (tmp_path / "k8s.io" / "client-go@v0.37.2").mkdir(parents=True)
     assert module_dir(PINNED["k8s.io/client-go"]) == tmp_path / "k8s.io" / "client-go@v0.37.2"
     assert module_dir(PINNED["k8s.io/apiserver"]) is None
+
+
+# -- k8slab's own Go ---------------------------------------------------------------------------
+
+CRFOO = "k8slab/operators/assets/crfoo/main.go"
+
+
+def test_k8slab_own_go_is_shown_in_full_marked_as_ours_and_linked(monkeypatch):
+    monkeypatch.chdir(REPO / "notebooks")
+    monkeypatch.setenv("K8SLAB_UPSTREAM", "link")  # upstream's is link-only; ours is not upstream's
+    view = show_source(f"{CRFOO}:FooReconciler.Reconcile")
+    src = (REPO / CRFOO).read_text().split("\n")
+    part = view.python
+    assert part.language == "go" and part.path == CRFOO and part.name == "FooReconciler.Reconcile"
+    assert src[part.line - 1].startswith("// Reconcile") and src[part.end_line - 1] == "}"
+    html = view.html()
+    assert html.startswith('<div class="k8slab-source"') and UPSTREAM_BEGIN not in html
+    assert f"<!-- k8slab:own-go {CRFOO} -->" in html and html.count("<!-- /k8slab:own-go -->") == 1
+    assert f'href="../{CRFOO}#line={part.line - 1}"' in html and "<pre" in html
+    assert view.text().split("\n")[0] == f"{CRFOO}:{part.line}  FooReconciler.Reconcile"
+
+
+def test_own_go_anchors_choose_a_block_and_its_else_branches():
+    whole = show_source(f"{CRFOO}:FooReconciler.Reconcile").python
+    part = show_source(f"{CRFOO}:FooReconciler.Reconcile", start="if apierrors.IsNotFound(err)").python
+    lines = part.text.split("\n")
+    assert (lines[0], lines[-1]) == ("if apierrors.IsNotFound(err) {", "}") and len(lines) == 4
+    assert whole.line < part.line <= part.end_line < whole.end_line
+    to_end = show_source(f"{CRFOO}:FooReconciler.Reconcile", start="if apierrors.IsNotFound(err)",
+                         end="if err != nil").python
+    assert to_end.text.split("\n")[-2].strip() == "return ctrl.Result{}, err // requeued with backoff"
+    assert not to_end.text.startswith(("\t", " "))  # dedented
+
+
+def test_own_go_errors_name_the_file_and_what_it_has():
+    with pytest.raises(UsageError, match=r"no file k8slab/operators/assets/crfoo/nope.go; Go files there: foo_types.go"):
+        show_source("k8slab/operators/assets/crfoo/nope.go:X")
+    with pytest.raises(UsageError, match="FooReconciler.Reconcile"):
+        show_source(f"{CRFOO}:FooReconciler.Reconcil")
+    with pytest.raises(UsageError, match="start='while' is on no code line"):
+        show_source(f"{CRFOO}:FooReconciler.Reconcile", start="while")
+    with pytest.raises(UsageError, match="a string names k8slab's own Go"):
+        show_source("DeltaFIFO.replace")
+
+
+def _registers():  # a function that defines decorated handlers inside, as kopf_foo.new_registry does
+    handlers = []
+
+    def on(event):
+        return lambda f: handlers.append((event, f)) or f
+
+    @on("create")
+    @on("update")
+    def changed(body):
+        return body
+
+    return handlers
+
+
+def test_a_start_anchor_on_a_decorator_takes_the_decorated_def_with_all_its_decorators():
+    part = show_source(_registers, start='@on("create")').python
+    assert part.text.split("\n") == ['@on("create")', '@on("update")', "def changed(body):", "    return body"]
+    inner = show_source(_registers, start='@on("update")').python  # the second decorator: from there on
+    assert inner.text.split("\n")[0] == '@on("update")' and inner.end_line == part.end_line

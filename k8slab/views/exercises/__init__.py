@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from k8slab.views.exercises import e00, e01, e02, e03, e04, e05  # noqa: F401  (notebooks 00-05)
-from k8slab.views.exercises import e06, e07, e08, e09, e09a, e10, e11, e12  # noqa: F401  (each registers its notebook's exercises)
+from k8slab.views.exercises import e06, e07, e08, e09, e09a, e10, e11, e12, e13, e14  # noqa: F401  (one per notebook)
 from k8slab.views.exercises.framework import Exercise, Result, exercise, exercise_ids, run_exercise
 
 __all__ = ["Exercise", "Result", "check", "describe", "exercise", "exercise_ids", "run"]

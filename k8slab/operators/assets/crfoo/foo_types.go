@@ -3,6 +3,13 @@
 //
 // The fields and JSON names are sample-controller's (pkg/apis/samplecontroller/v1alpha1/types.go),
 // so this program reads and writes the same Foos as the Go sample-controller and k8slab's.
+//
+// The +kubebuilder markers are the ones controller-gen reads: `crd` turns the types and their
+// markers into the CustomResourceDefinition (k8slab writes it by hand:
+// k8slab/samplecontroller/foo-crd.yaml, which says the same), `object` writes the DeepCopy
+// methods below (zz_generated.deepcopy.go in a kubebuilder project).
+//
+// +groupName=samplecontroller.k8s.io
 package main
 
 import (
@@ -15,6 +22,12 @@ import (
 var GroupVersion = schema.GroupVersion{Group: "samplecontroller.k8s.io", Version: "v1alpha1"}
 
 // Foo asks for a Deployment named spec.deploymentName with spec.replicas Pods.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Deployment",type=string,JSONPath=`.spec.deploymentName`
+// +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.spec.replicas`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableReplicas`
 type Foo struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -26,15 +39,24 @@ type Foo struct {
 // FooSpec is the desired state.
 type FooSpec struct {
 	DeploymentName string `json:"deploymentName"`
-	Replicas       *int32 `json:"replicas"`
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Replicas *int32 `json:"replicas"`
 }
 
-// FooStatus is what the controller last saw: no omitempty, so 0 is written too, as in sample-controller.
+// FooStatus is what the controller last saw: no omitempty on availableReplicas, so 0 is written
+// too, as in sample-controller. The other two are the operator's (operator.go), omitted without it.
 type FooStatus struct {
-	AvailableReplicas int32 `json:"availableReplicas"`
+	AvailableReplicas  int32 `json:"availableReplicas"`
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // FooList is a list of Foos, as the API server returns them.
+//
+// +kubebuilder:object:root=true
 type FooList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
@@ -60,10 +82,21 @@ func (in *FooSpec) DeepCopyInto(out *FooSpec) {
 	}
 }
 
+func (in *FooStatus) DeepCopyInto(out *FooStatus) {
+	*out = *in
+	if in.Conditions != nil {
+		out.Conditions = make([]metav1.Condition, len(in.Conditions))
+		for i := range in.Conditions {
+			in.Conditions[i].DeepCopyInto(&out.Conditions[i])
+		}
+	}
+}
+
 func (in *Foo) DeepCopyInto(out *Foo) {
 	*out = *in
 	in.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
 	in.Spec.DeepCopyInto(&out.Spec)
+	in.Status.DeepCopyInto(&out.Status)
 }
 
 func (in *Foo) DeepCopy() *Foo {

@@ -18,6 +18,10 @@
 // refuse one the Foo does not control with a Warning ErrResourceExists, update replicas, write
 // status.availableReplicas, a Normal Synced event), so requests per Foo compare the frameworks,
 // not two algorithms.
+//
+// With --external-dir DIR it also does what k8slab's operator (k8slab/samplecontroller/operator.py)
+// adds: a finalizer that removes the Foo's record in DIR, observedGeneration and an Available
+// condition (operator.go).
 package main
 
 import (
@@ -56,10 +60,22 @@ const (
 )
 
 // FooReconciler converges one Foo and its Deployment per call.
+//
+// The markers below are what a kubebuilder project writes beside its reconciler: controller-gen's
+// rbac generator (`make manifests`) turns them into the ClusterRole config/rbac/role.yaml. k8slab
+// grants the same rules by hand (k8slab/operators/rbac.py; update foos is the operator's, for its
+// finalizer; the Lease rules are leader election's, a role of their own in both).
+//
+// +kubebuilder:rbac:groups=samplecontroller.k8s.io,resources=foos,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=samplecontroller.k8s.io,resources=foos/status,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=core,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 type FooReconciler struct {
 	client.Client
-	Recorder recorder.EventRecorder
-	Resync   time.Duration
+	Recorder    recorder.EventRecorder
+	Resync      time.Duration
+	ExternalDir string // "": sample-controller's behaviour; else the operator's (operator.go)
 }
 
 // Reconcile is syncHandler: compare the Foo with its Deployment, converge, report.
@@ -70,6 +86,11 @@ func (r *FooReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err := r.Get(ctx, req.NamespacedName, &foo); err != nil {
 		// Gone: nothing to do (its Deployments go by garbage collection). Other errors requeue.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.ExternalDir != "" {
+		if done, err := r.guardDeletion(ctx, &foo); done || err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	name := foo.Spec.DeploymentName
 	if name == "" {
@@ -105,11 +126,19 @@ func (r *FooReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 	// The status subresource: the server keeps the stored spec whatever foo says.
 	foo.Status.AvailableReplicas = deployment.Status.AvailableReplicas
+	if r.ExternalDir != "" {
+		setOperatorStatus(&foo, &deployment)
+	}
 	opts := &client.SubResourceUpdateOptions{UpdateOptions: client.UpdateOptions{FieldManager: fieldManager}}
 	if err := r.Status().Update(ctx, &foo, opts); err != nil {
 		return ctrl.Result{}, err // a Conflict (our cached Foo was stale) is retried too
 	}
 	r.Recorder.Eventf(&foo, nil, corev1.EventTypeNormal, successSynced, "Sync", messageResourceSynced)
+	if r.ExternalDir != "" {
+		if err := r.register(&foo); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	// sample-controller's informers resync every 30 s and so sync every Foo again; here, ask for it.
 	return ctrl.Result{RequeueAfter: r.Resync}, nil
 }
@@ -136,11 +165,11 @@ func newDeployment(foo *Foo) *appsv1.Deployment {
 
 func main() {
 	var (
-		namespace, leNamespace, leID string
-		leaderElect                  bool
-		qps                          float64
-		burst, workers               int
-		resync                       time.Duration
+		namespace, leNamespace, leID, externalDir string
+		leaderElect                               bool
+		qps                                       float64
+		burst, workers                            int
+		resync                                    time.Duration
 	)
 	// --kubeconfig is registered by controller-runtime's config package.
 	flag.StringVar(&namespace, "namespace", "", "watch only this namespace (default: all)")
@@ -151,6 +180,7 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "run the controller only while holding the Lease")
 	flag.StringVar(&leNamespace, "leader-elect-resource-namespace", "", "the Lease's namespace (default: --namespace, else kube-system)")
 	flag.StringVar(&leID, "leader-elect-resource-name", controllerName, "the Lease's name")
+	flag.StringVar(&externalDir, "external-dir", "", "the operator's patterns: a finalizer cleaning up a record per Foo in this directory, observedGeneration, an Available condition")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -189,6 +219,12 @@ func main() {
 	} else if leNamespace == "" {
 		options.LeaderElectionNamespace = "kube-system"
 	}
+	if externalDir != "" {
+		if err := os.MkdirAll(externalDir, 0o755); err != nil {
+			setupLog.Error(err, "external directory")
+			os.Exit(1)
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, options)
 	if err != nil {
 		setupLog.Error(err, "unable to create the manager")
@@ -199,12 +235,14 @@ func main() {
 		Owns(&appsv1.Deployment{}).
 		Named("foo").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
-		Complete(&FooReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(controllerName), Resync: resync})
+		Complete(&FooReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(controllerName), Resync: resync,
+			ExternalDir: externalDir})
 	if err != nil {
 		setupLog.Error(err, "unable to create the controller")
 		os.Exit(1)
 	}
-	setupLog.Info("starting manager", "namespace", namespace, "leaderElect", leaderElect, "qps", cfg.QPS, "burst", cfg.Burst)
+	setupLog.Info("starting manager", "namespace", namespace, "leaderElect", leaderElect, "qps", cfg.QPS, "burst", cfg.Burst,
+		"externalDir", externalDir)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "manager stopped with an error")
 		os.Exit(1)
