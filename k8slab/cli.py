@@ -50,14 +50,18 @@ def _positive_int(what: str):
     return parse
 
 
-def _port(text: str) -> int:
+def _port(text: str, lowest: int = 1) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--port must be a TCP port number, not {text!r}") from None
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"--port must be between 1 and 65535, not {value}")
+    if not lowest <= value < 65536:
+        raise argparse.ArgumentTypeError(f"--port must be between {lowest} and 65535, not {value}")
     return value
+
+
+def _jupyter_port(text: str) -> int:
+    return _port(text, lowest=0)
 
 
 def _parser() -> _Parser:
@@ -94,7 +98,8 @@ def _parser() -> _Parser:
     build.add_argument("--only", default=None, help="a comma-separated list of binaries (default: the profile's and kubectl)")
     course = add("course", "start the lab, then serve the course in JupyterLab")
     course.add_argument("--headless", action="store_true", help="run every notebook instead, print a summary")
-    course.add_argument("--port", type=_port, default=None, help="JupyterLab's port")
+    course.add_argument("--port", type=_jupyter_port, default=None,
+                        help="JupyterLab's port (default: 8888 or the next free one; 0: any free port)")
     add("test", "run every test and notebook (what CI runs); other options go to pytest")
     return p
 

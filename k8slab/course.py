@@ -199,7 +199,7 @@ def run_course(lab_name: str = "default", headless: bool = False, port: int | No
         quiet_jupyterlab()
         cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}", "--no-browser",
                "--ServerApp.ip=127.0.0.1"]
-        if port:
+        if port is not None:  # 0: the OS picks a free port (JupyterLab prints the one it got)
             cmd.append(f"--ServerApp.port={port}")
         if os.geteuid() == 0:  # containers and CI machines often run as root
             cmd.append("--allow-root")

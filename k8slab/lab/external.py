@@ -77,6 +77,55 @@ class ExternalCluster:
     def user(self, name: str, groups: Any = ()) -> None:
         self._skip(f"a client certificate for {name!r}")
 
+    def service_account(self, name: str, namespace: str, expiration_seconds: int = 3600) -> Path:
+        """A kubeconfig for ServiceAccount `name` in `namespace` (created if missing), with a token of its own.
+
+        The lab mints client certificates (`Lab.user`); a cluster k8slab did not
+        start cannot, but any cluster issues ServiceAccount tokens (TokenRequest,
+        `expiration_seconds` long). The API server knows the account as
+        `system:serviceaccount:<namespace>:<name>`. The file is mode 0600, under
+        `$K8SLAB_STATE_DIR/external/users/`.
+        """
+        from kubernetes.client import CoreV1Api
+        from kubernetes.client.exceptions import ApiException
+
+        from .pki import kubeconfig_dict, write_kubeconfig
+        from .state import state_root
+
+        api = self.api_client()
+        try:
+            core = CoreV1Api(api)
+            try:
+                core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+            except ApiException as e:
+                if e.status != 409:
+                    raise self._refused(f"creating ServiceAccount {namespace}/{name}", e) from None
+            try:
+                token = core.create_namespaced_service_account_token(
+                    name, namespace, {"spec": {"expirationSeconds": int(expiration_seconds)}}).status.token
+            except ApiException as e:
+                raise self._refused(f"a token for ServiceAccount {namespace}/{name}", e) from None
+            ca_file = api.configuration.ssl_ca_cert
+            ca_pem = Path(ca_file).read_bytes() if ca_file else None
+        finally:
+            api.close()
+        path = state_root() / "external" / "users" / f"{namespace}.{name}.kubeconfig"
+        config = kubeconfig_dict(server=self.server, ca_pem=ca_pem, user=f"system:serviceaccount:{namespace}:{name}",
+                                 token=token, cluster="external")
+        return write_kubeconfig(path, config)
+
+    def _refused(self, what: str, e: Any) -> Exception:
+        import json
+
+        from ..errors import APIError
+
+        try:
+            status = json.loads(e.body or "{}")
+        except ValueError:
+            status = {}
+        return APIError.from_status(e.status or 0, status if isinstance(status, dict) else {},
+                                    f"{what} on the cluster of {self.kubeconfig}")
+
     def enable_audit(self) -> None:
         self._skip("the API server's audit log")
 

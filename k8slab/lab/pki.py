@@ -181,19 +181,27 @@ def service_account_keys(directory: Path) -> tuple[Path, Path]:
 
 
 def kubeconfig_dict(
-    *, server: str, ca_pem: bytes, user: str, cert_pem: bytes, key_pem: bytes, cluster: str = "k8slab"
+    *, server: str, ca_pem: bytes | None, user: str, cert_pem: bytes = b"", key_pem: bytes = b"", token: str = "",
+    cluster: str = "k8slab",
 ) -> dict:
-    """A one-cluster, one-user kubeconfig with the credentials embedded."""
+    """A one-cluster, one-user kubeconfig with the credentials embedded: a client certificate, or a `token`.
+
+    `ca_pem` None: the server's certificate is checked against the system's trust store.
+    """
 
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode()
 
+    if bool(token) == bool(cert_pem and key_pem):
+        raise ValueError("kubeconfig_dict needs either a client certificate and key or a token, not both")
+    credentials = {"token": token} if token else {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)}
+    server_entry = {"server": server, **({"certificate-authority-data": b64(ca_pem)} if ca_pem else {})}
     context = f"{user}@{cluster}"
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}],
-        "users": [{"name": user, "user": {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)}}],
+        "clusters": [{"name": cluster, "cluster": server_entry}],
+        "users": [{"name": user, "user": credentials}],
         "contexts": [{"name": context, "context": {"cluster": cluster, "user": user, "namespace": "default"}}],
         "current-context": context,
         "preferences": {},

@@ -2,7 +2,9 @@
 
 Every controller runs as a user of its own (a client certificate the lab
 mints, `lab.user("foo-kopf")`), so the API server (and its audit log) can
-tell their requests apart. The rules, per controller:
+tell their requests apart. On a cluster k8slab did not start, the same
+name is a ServiceAccount with a token instead (`kubeconfig_for`). The rules,
+per controller:
 
     resource                  k8slab (0)  sample-controller   controller-runtime   kopf
     foos                      get list watch  list watch   get list watch       get list watch patch (1)
@@ -45,7 +47,7 @@ from k8slab.samplecontroller.crd import GROUP
 from k8slab.samplecontroller.rbac import binding, create_or_replace
 
 __all__ = ["CLUSTER_SCOPED", "LEASE_RULES", "OPERATOR_RULES", "RULES", "cluster_role", "install_rbac",
-           "kubeconfig_for", "user_name"]
+           "kubeconfig_for", "service_account_namespace", "user_name"]
 
 _GET_LIST_WATCH = ["get", "list", "watch"]
 _WRITE_DEPLOYMENTS = {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create", "update"]}
@@ -111,29 +113,53 @@ def install_rbac(admin: Any, controller: str, *, namespace: str = "", leader_ele
     """Grant `controller`'s rules to its user, in `namespace` only if it watches only that; returns the user.
 
     `admin` is a DictClientset allowed to grant them; `operator`, `omit`: see `cluster_role`.
+    Each binding names two subjects: the user (a lab client certificate) and
+    the ServiceAccount of that name in `service_account_namespace(...)` (the
+    identity `kubeconfig_for` gives on a cluster k8slab did not start).
     """
     user, role = user_name(controller), _role_name(controller)
+    sa_ns = service_account_namespace(namespace, leader_election_namespace)
     rbac = admin.rbac_v1()
+
+    def bound(kind: str, role_kind: str, name: str, ns: str = "") -> dict[str, Any]:
+        b = binding(kind, role_kind, name, user, ns)
+        b["subjects"].append({"kind": "ServiceAccount", "name": user, "namespace": sa_ns})
+        return b
+
     create_or_replace(rbac.cluster_roles(), cluster_role(controller, operator=operator, omit=omit))
     if namespace and controller not in CLUSTER_SCOPED:
-        create_or_replace(rbac.role_bindings(namespace), binding("RoleBinding", "ClusterRole", role, user, namespace))
+        create_or_replace(rbac.role_bindings(namespace), bound("RoleBinding", "ClusterRole", role, namespace))
     else:
-        create_or_replace(rbac.cluster_role_bindings(), binding("ClusterRoleBinding", "ClusterRole", role, user))
+        create_or_replace(rbac.cluster_role_bindings(), bound("ClusterRoleBinding", "ClusterRole", role))
     if leader_election_namespace:
         ns = leader_election_namespace
         lease_role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                       "metadata": {"name": f"{role}:leader-election", "namespace": ns},
                       "rules": copy.deepcopy(LEASE_RULES + [_CORE_EVENTS])}
         create_or_replace(rbac.roles(ns), lease_role)
-        create_or_replace(rbac.role_bindings(ns), binding("RoleBinding", "Role", f"{role}:leader-election", user, ns))
+        create_or_replace(rbac.role_bindings(ns), bound("RoleBinding", "Role", f"{role}:leader-election", ns))
     return user
+
+
+def service_account_namespace(namespace: str = "", leader_election_namespace: str = "") -> str:
+    """Where a controller's ServiceAccount lives: the namespace it watches, else its Lease's, else default."""
+    return namespace or leader_election_namespace or "default"
 
 
 def kubeconfig_for(lab: Any, admin: Any, controller: str, *, namespace: str = "",
                    leader_election_namespace: str = "", operator: bool = False) -> Path:
-    """RBAC for `controller` (install_rbac), and a kubeconfig for its user from the lab (mode 0600)."""
+    """RBAC for `controller` (install_rbac), and a kubeconfig for its identity (mode 0600).
+
+    On the lab, the identity is user `foo-<controller>`, a client certificate
+    the lab mints. On a cluster k8slab did not start (`lab.is_lab` False) it is
+    the ServiceAccount `foo-<controller>` with a one-hour token: any cluster can
+    issue that, and the same bindings grant it the same role.
+    """
     user = install_rbac(admin, controller, namespace=namespace, leader_election_namespace=leader_election_namespace,
                         operator=operator)
-    path = Path(lab.user(user))
+    if getattr(lab, "is_lab", True):
+        path = Path(lab.user(user))
+    else:
+        path = lab.service_account(user, service_account_namespace(namespace, leader_election_namespace))
     os.chmod(path, 0o600)
     return path

@@ -102,11 +102,20 @@ def test_widgets_assigned_from_a_background_thread_render(browser, jupyterlab):
 
 
 def notebook_finished(page) -> bool:
-    """Every code cell has run: no `[*]` prompt is left and the last code cell has a number."""
+    """Every non-empty code cell has run and the kernel is idle, read from the notebook's model.
+
+    Not from the DOM: JupyterLab renders only the cells near the viewport, so
+    the prompts on the page can all show numbers while later cells wait.
+    The outputs (and execution counts) were cleared before the run, and an
+    empty cell never gets a number (JupyterLab does not send it).
+    """
     return page.evaluate(
-        "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
-        ".map(e => e.textContent.trim());"
-        " return p.length > 0 && !p.some(t => t.includes('*')) && /\\d/.test(p[p.length - 1]); }"
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " const model = w && w.content && w.content.model; if (!model) return false;"
+        " const cells = Array.from(model.cells).filter(c => c.type === 'code' && c.sharedModel.getSource().trim());"
+        " const k = w.sessionContext.session && w.sessionContext.session.kernel;"
+        " return cells.length > 0 && !!k && k.status === 'idle'"
+        " && cells.every(c => c.executionCount !== null && c.executionState !== 'running'); }"
     )
 
 

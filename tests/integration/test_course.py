@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import psutil
@@ -49,27 +50,51 @@ class _Output:
             time.sleep(0.1)
         return None
 
+    def close(self) -> None:
+        """Kill what is still running (the course and its JupyterLab, which holds the pipe too), then join."""
+        try:
+            tree = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        for p in tree:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.proc.wait()
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the course's output did not end after its processes were killed"
 
-def _read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> tuple[re.Match | None, str]:
-    """Wait until the process's merged output matches `pattern`; keep reading it afterwards."""
-    out = _Output(proc)
-    match = out.wait_for(pattern, timeout)
-    return match, out.text()
+
+_URL = r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)"
+
+
+def _status(base: str, token: str, timeout: float = 60) -> int:
+    """GET /api/status; JupyterLab prints its URL a moment before it listens, so refused connections are retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=10) as resp:
+                return resp.status
+        except urllib.error.URLError as exc:
+            if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def test_course_serves_jupyterlab_and_sigterm_stops_everything_it_started(tmp_path):
     state = tmp_path / "state"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "k8slab", "course", "--lab", "course-test"],
+        [sys.executable, "-m", "k8slab", "course", "--lab", "course-test", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=_env(K8SLAB_STATE_DIR=str(state), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt")),
     )
+    out = _Output(proc)
     try:
-        match, output = _read_until(proc, r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)", timeout=240)
-        assert match, f"JupyterLab printed no URL:\n{output}"
+        match = out.wait_for(_URL, timeout=240)
+        assert match, f"JupyterLab printed no URL:\n{out.text()}"
         base, token = match.groups()
-        with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=10) as resp:
-            assert resp.status == 200
+        assert _status(base, token) == 200
         lab = Lab("course-test", state_dir=state / "course-test", progress=None)
         assert lab.running
         lab_pids = [r["pid"] for r in lab.status()]
@@ -81,9 +106,7 @@ def test_course_serves_jupyterlab_and_sigterm_stops_everything_it_started(tmp_pa
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
         assert not (state / "course-test" / "state.json").exists()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        out.close()
 
 
 def test_a_first_run_opens_jupyterlab_while_the_binaries_build_then_starts_the_lab(tmp_path):
@@ -106,17 +129,18 @@ def test_a_first_run_opens_jupyterlab_while_the_binaries_build_then_starts_the_l
     fcntl.flock(lock, fcntl.LOCK_EX)
     state = tmp_path / "state"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "k8slab", "course", "--lab", "first-run"],
+        [sys.executable, "-m", "k8slab", "course", "--lab", "first-run", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=_env(K8SLAB_STATE_DIR=str(state), K8SLAB_CACHE_DIR=str(cache), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt")),
     )
     def lab() -> Lab:  # read afresh each time: the state file changes under us
         return Lab("first-run", state_dir=state / "first-run", progress=None)
 
+    out = _Output(proc)
     try:
-        match, output = _read_until(proc, r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)", timeout=240)
-        assert match, f"JupyterLab printed no URL:\n{output}"
-        assert "building etcd in the background" in output
+        match = out.wait_for(_URL, timeout=240)
+        assert match, f"JupyterLab printed no URL:\n{out.text()}"
+        assert "building etcd in the background" in out.text()
         assert not (cache / "bin" / f"etcd-{ETCD_VERSION}" / "etcd").exists()  # the build has not begun
         assert not lab().running
         fcntl.flock(lock, fcntl.LOCK_UN)
@@ -133,9 +157,7 @@ def test_a_first_run_opens_jupyterlab_while_the_binaries_build_then_starts_the_l
         assert not (state / "first-run" / "state.json").exists()
     finally:
         lock.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        out.close()
         if (state / "first-run" / "state.json").exists():
             lab().down()
 
