@@ -163,3 +163,47 @@ def test_the_go_patterns_catch_go_and_spare_python():
     assert any(p.search("\tif err != nil {\n") for p in GO_SOURCE)
     python = "def replace(self, objects):\n    func = self._process\n    functools.partial(func)\n"
     assert not any(p.search(python) for p in GO_SOURCE)
+
+
+# A Python source view's plain text: a header naming the file and first line, then numbered lines.
+PYTHON_VIEW_TEXT = re.compile(r"^(k8slab/\S+\.py):(\d+)  \S+\n((?:[ \t]*\d+ \|.*(?:\n|$))+)", re.M)
+
+
+def stale_source_lines(text: str) -> list[str]:
+    """Lines of committed Python source views that differ from the file today, as 'file:line'."""
+    stale = []
+    for match in PYTHON_VIEW_TEXT.finditer(text):
+        path = REPO / match.group(1)
+        if not path.is_file():
+            stale.append(f"{match.group(1)} (no such file)")
+            continue
+        lines = path.read_text().splitlines()
+        for numbered in match.group(3).splitlines():
+            number, _, shown = numbered.partition("|")
+            n = int(number)
+            today = lines[n - 1] if 0 < n <= len(lines) else None
+            if today is None or today.strip() != shown.strip():
+                stale.append(f"{match.group(1)}:{n}")
+    return stale
+
+
+@pytest.mark.parametrize("path", notebook_params())
+def test_source_views_show_the_code_as_it_is_today(path):
+    """A shown function changed after the notebooks were run: nbval would fail on it much later.
+
+    Caught here in a second, from the committed plain text alone: re-run the notebook that shows it."""
+    stale = [f"{where}: {line}" for where, text in texts(path) if "text/plain" in where
+             for line in stale_source_lines(text)]
+    assert not stale, (f"{path.name}: these source views no longer match k8slab's code "
+                       f"(re-execute the notebook): {stale[:5]}")
+
+
+def test_a_stale_source_view_is_caught():
+    from k8slab.lab.pki import kubeconfig_dict
+    from k8slab.views import show_source
+
+    text = show_source(kubeconfig_dict).text()
+    assert PYTHON_VIEW_TEXT.search(text) and not stale_source_lines(text)
+    first = PYTHON_VIEW_TEXT.search(text).group(3).splitlines()[1]
+    edited = text.replace(first, first + "  # changed")
+    assert len(stale_source_lines(edited)) == 1
