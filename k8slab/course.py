@@ -74,7 +74,8 @@ def run_tests(pytest_args: list[str], lab_name: str = "default") -> int:
             _stop_test_lab(base)
 
 
-_PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfEs"]
+# --durations=20: every run names where its time went (issue 13 asks for the 20 slowest)
+_PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfEs", "--durations=20"]
 
 
 def _pytest(cmd: list[str], env: dict[str, str], name: str, log: Path | None = None) -> int:
