@@ -55,6 +55,7 @@ its `Status` body, `new_status`) the API server would answer, as that package's
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 __all__ = [
@@ -216,6 +217,17 @@ class APIError(K8sLabError):
         if hint:
             text = f"{text} ({hint})"
         return cls(text, code=code, reason=reason, status=status)
+
+    @staticmethod
+    def from_body(code: int, body: bytes | str | None, context: str = "") -> "APIError":
+        """`from_status` for an answer's raw body: a Status in JSON, or the first 200 characters of other text."""
+        if isinstance(body, str):
+            body = body.encode()
+        try:
+            status = json.loads(body or b"{}")
+        except ValueError:
+            status = {"message": (body or b"").decode("utf-8", "replace").strip()[:200] or f"HTTP {code}"}
+        return APIError.from_status(code, status if isinstance(status, dict) else {}, context)
 
 
 # -- building failures as the API server does (apimachinery pkg/api/errors/errors.go) ----

@@ -313,7 +313,7 @@ class Request:
         except Exception as exc:
             raise translate(exc, what, api.configuration.host) from None
         if not 200 <= response.status < 300:
-            raise _status_error(response.status, response.data, what)
+            raise APIError.from_body(response.status, response.data, what)
         return response
 
     def _is_watch(self) -> bool:
@@ -405,7 +405,7 @@ def translate(exc: BaseException, context: str, host: str = "") -> K8sLabError:
         return UsageError(f"{context}: invalid argument ({_first_pydantic_error(exc)})")
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status >= 100:  # kubernetes.client.ApiException with an answer
-        return _status_error(status, getattr(exc, "body", None) or b"", context)
+        return APIError.from_body(status, getattr(exc, "body", None), context)
     reason = getattr(exc, "reason", None) or exc
     text = f"{type(reason).__name__} {reason}"
     what, hint = next((w, h) for words, w, h in _TRANSPORT_FAILURES if any(x in text for x in words))
@@ -439,18 +439,6 @@ def _first_pydantic_error(exc: BaseException) -> str:
         return f"{loc}: {err.get('msg', '')}" if loc else str(err.get("msg", ""))
     except Exception:  # pragma: no cover
         return str(exc).splitlines()[-1]
-
-
-def _status_error(code: int, body: Any, context: str) -> APIError:
-    if isinstance(body, str):
-        body = body.encode()
-    try:
-        status = json.loads(body or b"{}")
-    except ValueError:
-        status = {"message": (body or b"").decode("utf-8", "replace").strip()[:200] or f"HTTP {code}"}
-    if not isinstance(status, dict):
-        status = {}
-    return APIError.from_status(code, status, context)
 
 
 def _segment(value: str, what: str) -> str:

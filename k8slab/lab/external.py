@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import KubeconfigNotFound
+from ..errors import APIError, KubeconfigNotFound
 
 __all__ = ["ExternalCluster", "connect"]
 
@@ -115,16 +115,7 @@ class ExternalCluster:
         return write_kubeconfig(path, config)
 
     def _refused(self, what: str, e: Any) -> Exception:
-        import json
-
-        from ..errors import APIError
-
-        try:
-            status = json.loads(e.body or "{}")
-        except ValueError:
-            status = {}
-        return APIError.from_status(e.status or 0, status if isinstance(status, dict) else {},
-                                    f"{what} on the cluster of {self.kubeconfig}")
+        return APIError.from_body(e.status or 0, e.body, f"{what} on the cluster of {self.kubeconfig}")
 
     def enable_audit(self) -> None:
         self._skip("the API server's audit log")

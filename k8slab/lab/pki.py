@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..errors import UsageError
+
 __all__ = ["CA", "kubeconfig_dict", "write_kubeconfig", "write_lab_pki", "write_private"]
 
 _VALIDITY = dt.timedelta(days=365)
@@ -193,7 +195,7 @@ def kubeconfig_dict(
         return base64.b64encode(data).decode()
 
     if bool(token) == bool(cert_pem and key_pem):
-        raise ValueError("kubeconfig_dict needs either a client certificate and key or a token, not both")
+        raise UsageError("kubeconfig_dict needs either a client certificate and key or a token, not both")
     credentials = {"token": token} if token else {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)}
     server_entry = {"server": server, **({"certificate-authority-data": b64(ca_pem)} if ca_pem else {})}
     context = f"{user}@{cluster}"
