@@ -123,6 +123,7 @@ def test_shared_informer_watch_disruption(pipeline, runs):
         informer.add_event_handler(listener, listener.resync_period)
     runs(informer)
     assert no_resync.ok() and resync.ok()
+    eventually(lambda: source.open_watches == 1)  # a watch opened after the drop would replay the changes
     # pod3 added, pod2 bumped, neither sent to the watch: only a relist will show them
     source.drop_next_event(2)
     source.add(pod("pod3"))

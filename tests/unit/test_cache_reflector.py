@@ -97,6 +97,16 @@ def key_of(o: dict) -> str:
     return f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}'
 
 
+def watching(source: FakeSource) -> None:
+    """Wait until the reflector's one watch is open, not only called.
+
+    The fake records a watch call before the watch is registered, and a fault
+    (a reset, a 410, a dropped event, a bookmark) reaches open watches only: one
+    sent in between would miss it, and a dropped change would be replayed.
+    """
+    eventually(lambda: len(source.watch_calls) == 1 and source.open_watches == 1)
+
+
 def source_with(n: int) -> FakeSource:
     source = FakeSource()
     for i in range(n):
@@ -107,7 +117,7 @@ def source_with(n: int) -> FakeSource:
 def test_first_list_uses_rv_zero_and_pages_of_500(harnesses):
     source = source_with(1200)
     h = harnesses(source).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     assert len(h.keys()) == 1200
     assert [c.get("resource_version") for c in source.list_calls] == ["0", "", ""]
     assert [c.get("limit") for c in source.list_calls] == [500, 500, 500]
@@ -119,7 +129,7 @@ def test_first_list_uses_rv_zero_and_pages_of_500(harnesses):
 def test_watch_starts_at_the_listed_rv_with_bookmarks_and_a_5_to_10_minute_timeout(harnesses):
     source = source_with(3)
     harnesses(source, rand=random.random).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     options = source.watch_calls[0]
     assert options["resource_version"] == "3"
     assert options["allow_watch_bookmarks"] is True
@@ -129,7 +139,7 @@ def test_watch_starts_at_the_listed_rv_with_bookmarks_and_a_5_to_10_minute_timeo
 def test_watch_events_reach_the_store_and_move_the_rv(harnesses):
     source = source_with(2)
     h = harnesses(source).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.add(config_map("new"))
     source.modify(config_map("cm00000", data={"k": "v"}))
     source.delete("default/cm00001")
@@ -142,7 +152,7 @@ def test_a_bookmark_advances_the_rv_and_reaches_the_store_as_a_bookmark_only(har
     source = source_with(2)
     store = RecordingStore()
     h = harnesses(source, store=store).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.advance_resource_version(40)  # other resources changed meanwhile
     source.send_bookmark()
     eventually(lambda: h.reflector.last_sync_resource_version() == "42")
@@ -159,7 +169,7 @@ def test_an_event_the_store_refuses_is_logged_and_still_moves_the_rv(harnesses, 
 
     store.update = refuse  # type: ignore[method-assign]
     h = harnesses(source, store=store).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     with caplog.at_level(logging.ERROR, logger="k8slab.cache.reflector"):
         source.modify(config_map("cm00000", data={"k": "v"}))  # RV 3: refused
         eventually(lambda: h.reflector.last_sync_resource_version() == "3")
@@ -174,7 +184,7 @@ def test_an_event_the_store_refuses_is_logged_and_still_moves_the_rv(harnesses, 
 def test_a_dropped_watch_is_reopened_from_the_last_rv_without_relisting(harnesses):
     source = source_with(2)
     h = harnesses(source).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.add(config_map("seen"))  # the watch delivered something, so it was a healthy one
     eventually(lambda: h.reflector.last_sync_resource_version() == "3")
     source.reset_watches()
@@ -188,7 +198,7 @@ def test_a_dropped_watch_is_reopened_from_the_last_rv_without_relisting(harnesse
 def test_a_watch_closed_at_once_with_no_event_counts_as_an_error_and_relists(harnesses):
     source = source_with(2)
     h = harnesses(source).start()
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.reset_watches()  # within the first (fake) second, no event: "very short watch"
     h.step_until(lambda: len(source.list_calls) == 2)
     assert source.list_calls[1] == {"resource_version": "2"}  # at the last RV, not paginated
@@ -197,7 +207,7 @@ def test_a_watch_closed_at_once_with_no_event_counts_as_an_error_and_relists(har
 def test_410_relists_at_the_last_rv_and_converges(harnesses):
     source = source_with(3)
     h = harnesses(source).start()
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.drop_next_event()
     source.delete("default/cm00001")  # lost: the cache still has it
     source.add(config_map("late"))
@@ -214,7 +224,7 @@ def test_410_relists_at_the_last_rv_and_converges(harnesses):
 def test_an_expired_last_rv_makes_the_relist_use_rv_empty_at_once(harnesses):
     source = source_with(2)
     h = harnesses(source).start()
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.drop_next_event(2)
     source.delete("default/cm00000")
     source.add(config_map("new"))
@@ -229,7 +239,7 @@ def test_an_expired_last_rv_makes_the_relist_use_rv_empty_at_once(harnesses):
 def test_a_dropped_event_is_not_repaired_by_rewatching(harnesses):
     source = source_with(2)
     h = harnesses(source).start()
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.drop_next_event()
     source.modify(config_map("cm00000", data={"lost": "yes"}))
     source.add(config_map("x"))
@@ -246,7 +256,7 @@ def test_a_dropped_event_is_not_repaired_by_rewatching(harnesses):
 def test_a_gone_error_from_the_watch_call_relists(harnesses):
     source = source_with(1)
     h = harnesses(source).start()
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.add(config_map("x"))
     eventually(lambda: h.reflector.last_sync_resource_version() == "2")
     source.fail_next_watch(errors.Gone("too old", code=410, reason="Expired"))
@@ -268,7 +278,7 @@ def test_an_expired_continue_token_falls_back_to_one_full_list(harnesses):
 
     source.list = list_then_compact  # type: ignore[method-assign]
     h = harnesses(source, watch_list_page_size=2).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     assert source.list_calls[2] == {"resource_version": "0"}  # no limit, no continue token
     assert len(h.keys()) == 6
 
@@ -288,7 +298,7 @@ def test_too_large_resource_version_falls_back_to_rv_empty(harnesses):
 
     source.list = list_too_large_once  # type: ignore[method-assign]
     h = harnesses(source).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     assert [o["resource_version"] for o in seen] == ["0", ""]
     assert len(h.keys()) == 2
 
@@ -296,7 +306,7 @@ def test_too_large_resource_version_falls_back_to_rv_empty(harnesses):
 def test_a_paginated_rv_zero_list_keeps_paging_relists(harnesses):
     source = source_with(600)
     h = harnesses(source).start()
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.expire_watches()
     h.step_until(lambda: len(source.list_calls) == 4)
     assert source.list_calls[2] == {"resource_version": "600", "limit": 500}
@@ -306,7 +316,7 @@ def test_resync_calls_store_resync_and_never_lists(harnesses):
     source = source_with(2)
     store = RecordingStore()
     h = harnesses(source, store=store, resync=30.0).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     assert h.clock.block_until(1)
     assert h.clock.deadlines() == [30.0]  # the resync timer, from the start of the watch
     h.clock.step(29)
@@ -326,7 +336,7 @@ def test_should_resync_can_veto_a_resync(harnesses):
     asked = []
     h = harnesses(source, store=store, resync=5.0, should_resync=lambda: asked.append(1) or False)
     h.start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     h.clock.step(5)
     eventually(lambda: len(asked) == 1)
     assert "resync" not in store.calls
@@ -372,7 +382,7 @@ def test_watch_failures_back_off_exponentially_without_relisting(harnesses, erro
 def test_a_429_on_an_open_watch_backs_off_and_rewatches(harnesses):
     source = source_with(1)
     h = harnesses(source).start("list_and_watch")
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     source.send_error(429, "TooManyRequests", "slow down")
     h.step_until(lambda: len(source.watch_calls) == 2)
     assert len(source.list_calls) == 1
@@ -437,7 +447,7 @@ def test_watch_list_falls_back_to_list_on_error(harnesses):
 def test_stop_ends_run_promptly_even_mid_watch(harnesses):
     source = source_with(1)
     h = harnesses(source).start()
-    eventually(lambda: len(source.watch_calls) == 1)
+    watching(source)
     h.stop.set()
     h.thread.join(WAIT)
     assert not h.thread.is_alive()
